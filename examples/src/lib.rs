@@ -1,0 +1,1 @@
+//! The seed scenarios live in this crate's examples.

@@ -1,0 +1,109 @@
+//! Pluggable transports for Switchboard.
+//!
+//! A library author picks which transports a node speaks, per environment profile. This crate
+//! holds the [`Transport`] trait those choices are made through and the implementations that
+//! ship with Switchboard: [`Tcp`], [`Quic`], [`WebSocket`] (`/ws`, `/wss`, `/tls/ws`) and
+//! [`Memory`]. The trait sits *above* `libp2p_core::Transport`: an implementation declares its
+//! [`Kind`], the [`Environment`]s it runs in and the multiaddrs it can listen on and dial, and
+//! builds the authenticated, multiplexed, boxed libp2p transport for a [`Context`] (keypair,
+//! runtime, security protocols). A [`Stack`] combines several built transports into one and
+//! routes each listen and dial to the first transport that declares the address.
+//!
+//! Transports defined outside this crate plug in through the same trait.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use switchboard_transport::{Context, Memory, Stack, Tcp, Transport};
+//!
+//! let keypair = libp2p::identity::Keypair::generate_ed25519();
+//! let ctx = Context::new(keypair);
+//! let transports: Vec<Arc<dyn Transport>> = vec![Arc::new(Tcp::new()), Arc::new(Memory::new())];
+//! let stack = Stack::build(&transports, &ctx)?;
+//! assert!(stack.can_dial(&"/memory/1234".parse()?).is_ok());
+//! assert!(stack.can_dial(&"/ip4/127.0.0.1/udp/1/quic-v1".parse()?).is_err());
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod context;
+mod error;
+mod kind;
+mod memory;
+mod quic;
+mod stack;
+mod tcp;
+mod upgrade;
+mod websocket;
+
+use std::fmt;
+
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+
+pub use context::{Context, Runtime, Security};
+pub use error::{BuildError, CertificateError, Unsupported};
+pub use kind::{Environment, Kind};
+pub use memory::Memory;
+pub use quic::Quic;
+pub use stack::Stack;
+pub use switchboard_filters::Filter;
+pub use tcp::Tcp;
+pub use websocket::{Certificate, WebSocket};
+
+/// The libp2p transport a [`Transport`] builds: authenticated, multiplexed and boxed.
+pub type Boxed = libp2p::core::transport::Boxed<(PeerId, StreamMuxerBox)>;
+
+/// A transport a node can be built with.
+///
+/// Object-safe, so a node holds a list of `Arc<dyn Transport>`.
+pub trait Transport: fmt::Debug + Send + Sync + 'static {
+    /// What kind of transport this is.
+    fn kind(&self) -> Kind;
+
+    /// The environments this transport runs in.
+    fn environments(&self) -> &'static [Environment];
+
+    /// Whether this transport can listen on `addr`.
+    fn can_listen(&self, addr: &Multiaddr) -> bool;
+
+    /// Whether this transport dials `addr`; [`Unsupported::Filtered`] when it could but a dial
+    /// filter refuses.
+    fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported>;
+
+    /// Builds the authenticated, multiplexed libp2p transport.
+    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError>;
+}
+
+/// The protocols of `addr` with a trailing `/p2p/…` removed.
+fn protocols(addr: &Multiaddr) -> Vec<Protocol<'_>> {
+    let mut protocols: Vec<_> = addr.iter().collect();
+    if let Some(Protocol::P2p(_)) = protocols.last() {
+        protocols.pop();
+    }
+    protocols
+}
+
+/// Whether `p` is a host a dial can reach: an IP or a DNS name.
+fn is_dial_host(p: &Protocol<'_>) -> bool {
+    is_ip(p) || matches!(p, Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_))
+}
+
+fn is_ip(p: &Protocol<'_>) -> bool {
+    matches!(p, Protocol::Ip4(_) | Protocol::Ip6(_))
+}
+
+/// Wraps `make()` so that `/dns`, `/dns4` and `/dns6` dials are resolved with the system
+/// resolver; without a usable system configuration, DNS dials fail and IP dials still work.
+fn dns<T: libp2p::Transport>(make: impl Fn() -> T) -> libp2p::dns::tokio::Transport<T> {
+    libp2p::dns::tokio::Transport::system(make()).unwrap_or_else(|_| {
+        libp2p::dns::tokio::Transport::custom(
+            make(),
+            libp2p::dns::ResolverConfig::from_name_servers(Vec::new()),
+            libp2p::dns::ResolverOpts::default(),
+        )
+    })
+}

@@ -1,0 +1,56 @@
+//! QUIC v1, with its built-in TLS 1.3 and stream multiplexing.
+
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, Transport as _};
+
+use crate::{
+    Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported, is_dial_host,
+    is_ip, protocols,
+};
+
+/// QUIC v1 (`/ip4|ip6|dns…/udp/<port>/quic-v1`). Security and multiplexing are QUIC's own.
+#[derive(Debug, Clone, Default)]
+pub struct Quic {
+    _private: (),
+}
+
+impl Quic {
+    /// A QUIC v1 transport with libp2p-quic's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Transport for Quic {
+    fn kind(&self) -> Kind {
+        Kind::Quic
+    }
+
+    fn environments(&self) -> &'static [Environment] {
+        &[Environment::Native]
+    }
+
+    fn can_listen(&self, addr: &Multiaddr) -> bool {
+        matches!(protocols(addr).as_slice(), [host, Protocol::Udp(_), Protocol::QuicV1] if is_ip(host))
+    }
+
+    fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported> {
+        match protocols(addr).as_slice() {
+            [host, Protocol::Udp(_), Protocol::QuicV1] if is_dial_host(host) => Ok(()),
+            _ => Err(Unsupported::Address(addr.clone())),
+        }
+    }
+
+    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+        match ctx.runtime() {
+            Runtime::Tokio => {
+                let config = libp2p::quic::Config::new(ctx.keypair());
+                let quic = crate::dns(|| libp2p::quic::tokio::Transport::new(config.clone()));
+                Ok(quic
+                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+                    .boxed())
+            }
+        }
+    }
+}

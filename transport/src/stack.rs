@@ -1,0 +1,135 @@
+//! Several built transports as one libp2p transport, routing by what each declares.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::future::BoxFuture;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
+use libp2p::{Multiaddr, PeerId};
+
+use crate::{Boxed, BuildError, Context, Transport, Unsupported};
+
+type Output = (PeerId, StreamMuxerBox);
+
+/// The transports of a node, built and combined.
+///
+/// Each listen and dial goes to the first transport (in the order given) whose
+/// [`Transport::can_listen`] / [`Transport::can_dial`] accepts the address, so two transports
+/// never race for one address and a refusal can say which transport's filter refused.
+pub struct Stack {
+    entries: Vec<(Arc<dyn Transport>, Boxed)>,
+    listeners: HashMap<ListenerId, usize>,
+    next_poll: usize,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<_> = self.entries.iter().map(|(t, _)| t.kind()).collect();
+        f.debug_struct("Stack")
+            .field("transports", &kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stack {
+    /// Builds every transport for `ctx`.
+    pub fn build(transports: &[Arc<dyn Transport>], ctx: &Context) -> Result<Self, BuildError> {
+        let entries = transports
+            .iter()
+            .map(|t| Ok((t.clone(), t.build(ctx)?)))
+            .collect::<Result<_, BuildError>>()?;
+        Ok(Self {
+            entries,
+            listeners: HashMap::new(),
+            next_poll: 0,
+        })
+    }
+
+    /// Whether some transport listens on `addr`.
+    pub fn can_listen(&self, addr: &Multiaddr) -> bool {
+        self.entries.iter().any(|(t, _)| t.can_listen(addr))
+    }
+
+    /// The transport that would dial `addr`, or why none will. A filter refusal is reported
+    /// over a plain "unsupported" so the caller learns which filter to change.
+    pub fn can_dial(&self, addr: &Multiaddr) -> Result<&Arc<dyn Transport>, Unsupported> {
+        let mut refusal = Unsupported::Address(addr.clone());
+        for (transport, _) in &self.entries {
+            match transport.can_dial(addr) {
+                Ok(()) => return Ok(transport),
+                Err(filtered @ Unsupported::Filtered { .. }) => refusal = filtered,
+                Err(_) => {}
+            }
+        }
+        Err(refusal)
+    }
+
+    /// Into a boxed libp2p transport, for a `Swarm`.
+    pub fn boxed(self) -> Boxed {
+        libp2p::Transport::boxed(self)
+    }
+}
+
+impl libp2p::Transport for Stack {
+    type Output = Output;
+    type Error = std::io::Error;
+    type ListenerUpgrade = BoxFuture<'static, Result<Output, std::io::Error>>;
+    type Dial = BoxFuture<'static, Result<Output, std::io::Error>>;
+
+    fn listen_on(
+        &mut self,
+        id: ListenerId,
+        addr: Multiaddr,
+    ) -> Result<(), TransportError<Self::Error>> {
+        let Some(index) = self.entries.iter().position(|(t, _)| t.can_listen(&addr)) else {
+            return Err(TransportError::MultiaddrNotSupported(addr));
+        };
+        self.entries[index].1.listen_on(id, addr)?;
+        self.listeners.insert(id, index);
+        Ok(())
+    }
+
+    fn remove_listener(&mut self, id: ListenerId) -> bool {
+        match self.listeners.remove(&id) {
+            Some(index) => self.entries[index].1.remove_listener(id),
+            None => false,
+        }
+    }
+
+    fn dial(
+        &mut self,
+        addr: Multiaddr,
+        opts: DialOpts,
+    ) -> Result<Self::Dial, TransportError<Self::Error>> {
+        let Some(index) = self
+            .entries
+            .iter()
+            .position(|(t, _)| t.can_dial(&addr).is_ok())
+        else {
+            return Err(TransportError::MultiaddrNotSupported(addr));
+        };
+        self.entries[index].1.dial(addr, opts)
+    }
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
+        // Start at a different transport each time so a busy one cannot starve the others.
+        let len = self.entries.len();
+        for i in 0..len {
+            let index = (self.next_poll + i) % len;
+            if let Poll::Ready(event) = Pin::new(&mut self.entries[index].1).poll(cx) {
+                self.next_poll = (index + 1) % len;
+                if let TransportEvent::ListenerClosed { listener_id, .. } = &event {
+                    self.listeners.remove(listener_id);
+                }
+                return Poll::Ready(event);
+            }
+        }
+        Poll::Pending
+    }
+}
