@@ -1,1 +1,59 @@
-//! stub
+//! Switchboard's node: one place where transports, filters and protocols become a running
+//! libp2p swarm.
+//!
+//! A [`Node`] is built from an environment [`Profile`] ([`profile::Daemon`] for a native
+//! process; browser and relay profiles follow), optionally a [`Repo`] directory holding its
+//! identity and `config.toml`, and whatever the caller overrides on the [`Builder`]. The node
+//! speaks identify and ping, discovers peers on the local network with mDNS when asked to,
+//! applies its filter [`Policy`](switchboard_filters::Policy) to dials, inbound connections and
+//! advertised addresses, and serves a Kubo-compatible RPC API ([`api`]) that the `switchboard`
+//! command line drives.
+//!
+//! This crate is the only one that builds a `Swarm`.
+//!
+//! # Example
+//!
+//! Two nodes in one process over the memory transport, connected by multiaddr:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use switchboard_node::{Node, profile};
+//! use switchboard_transport::Memory;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let memory = || Node::builder(profile::Daemon)
+//!     .with_transports([Arc::new(Memory::new()) as Arc<_>])
+//!     .with_mdns(false);
+//! let a = memory().with_listen_addr("/memory/0".parse()?).build().await?;
+//! let b = memory().build().await?;
+//!
+//! let addr = a.listen_addrs().await[0].clone().with_p2p(a.peer_id()).unwrap();
+//! assert_eq!(b.connect(addr).await?, a.peer_id());
+//! assert_eq!(b.peers().await[0].peer, a.peer_id());
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod api;
+mod behaviour;
+mod builder;
+pub mod config;
+pub mod demo;
+mod error;
+mod gate;
+mod node;
+pub mod profile;
+mod repo;
+mod runner;
+
+pub use builder::Builder;
+pub use config::{Config, InitProfile};
+pub use error::{BuildError, DialError, PingError};
+pub use node::{Direction, Event, Identity, Node, PeerInfo};
+pub use profile::Profile;
+pub use repo::{Repo, RepoError};
+pub use switchboard_filters as filters;
+pub use switchboard_transport as transport;

@@ -49,7 +49,7 @@ pub use error::{BuildError, CertificateError, Unsupported};
 pub use kind::{Environment, Kind};
 pub use memory::Memory;
 pub use quic::Quic;
-pub use stack::Stack;
+pub use stack::{Stack, dialer};
 pub use switchboard_filters::Filter;
 pub use tcp::Tcp;
 pub use websocket::{Certificate, WebSocket};

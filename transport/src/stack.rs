@@ -14,20 +14,38 @@ use crate::{Boxed, BuildError, Context, Transport, Unsupported};
 
 type Output = (PeerId, StreamMuxerBox);
 
+/// The first of `transports` that dials `addr`, or why none will. A filter refusal is reported
+/// over a plain "unsupported" so the caller learns which filter to change.
+pub fn dialer<'a>(
+    transports: &'a [Arc<dyn Transport>],
+    addr: &Multiaddr,
+) -> Result<&'a Arc<dyn Transport>, Unsupported> {
+    let mut refusal = Unsupported::Address(addr.clone());
+    for transport in transports {
+        match transport.can_dial(addr) {
+            Ok(()) => return Ok(transport),
+            Err(filtered @ Unsupported::Filtered { .. }) => refusal = filtered,
+            Err(_) => {}
+        }
+    }
+    Err(refusal)
+}
+
 /// The transports of a node, built and combined.
 ///
 /// Each listen and dial goes to the first transport (in the order given) whose
 /// [`Transport::can_listen`] / [`Transport::can_dial`] accepts the address, so two transports
 /// never race for one address and a refusal can say which transport's filter refused.
 pub struct Stack {
-    entries: Vec<(Arc<dyn Transport>, Boxed)>,
+    transports: Vec<Arc<dyn Transport>>,
+    built: Vec<Boxed>,
     listeners: HashMap<ListenerId, usize>,
     next_poll: usize,
 }
 
 impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kinds: Vec<_> = self.entries.iter().map(|(t, _)| t.kind()).collect();
+        let kinds: Vec<_> = self.transports.iter().map(|t| t.kind()).collect();
         f.debug_struct("Stack")
             .field("transports", &kinds)
             .finish_non_exhaustive()
@@ -37,12 +55,13 @@ impl std::fmt::Debug for Stack {
 impl Stack {
     /// Builds every transport for `ctx`.
     pub fn build(transports: &[Arc<dyn Transport>], ctx: &Context) -> Result<Self, BuildError> {
-        let entries = transports
+        let built = transports
             .iter()
-            .map(|t| Ok((t.clone(), t.build(ctx)?)))
-            .collect::<Result<_, BuildError>>()?;
+            .map(|t| t.build(ctx))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            entries,
+            transports: transports.to_vec(),
+            built,
             listeners: HashMap::new(),
             next_poll: 0,
         })
@@ -50,21 +69,12 @@ impl Stack {
 
     /// Whether some transport listens on `addr`.
     pub fn can_listen(&self, addr: &Multiaddr) -> bool {
-        self.entries.iter().any(|(t, _)| t.can_listen(addr))
+        self.transports.iter().any(|t| t.can_listen(addr))
     }
 
-    /// The transport that would dial `addr`, or why none will. A filter refusal is reported
-    /// over a plain "unsupported" so the caller learns which filter to change.
+    /// The transport that would dial `addr`, or why none will; see [`dialer`].
     pub fn can_dial(&self, addr: &Multiaddr) -> Result<&Arc<dyn Transport>, Unsupported> {
-        let mut refusal = Unsupported::Address(addr.clone());
-        for (transport, _) in &self.entries {
-            match transport.can_dial(addr) {
-                Ok(()) => return Ok(transport),
-                Err(filtered @ Unsupported::Filtered { .. }) => refusal = filtered,
-                Err(_) => {}
-            }
-        }
-        Err(refusal)
+        dialer(&self.transports, addr)
     }
 
     /// Into a boxed libp2p transport, for a `Swarm`.
@@ -84,17 +94,17 @@ impl libp2p::Transport for Stack {
         id: ListenerId,
         addr: Multiaddr,
     ) -> Result<(), TransportError<Self::Error>> {
-        let Some(index) = self.entries.iter().position(|(t, _)| t.can_listen(&addr)) else {
+        let Some(index) = self.transports.iter().position(|t| t.can_listen(&addr)) else {
             return Err(TransportError::MultiaddrNotSupported(addr));
         };
-        self.entries[index].1.listen_on(id, addr)?;
+        self.built[index].listen_on(id, addr)?;
         self.listeners.insert(id, index);
         Ok(())
     }
 
     fn remove_listener(&mut self, id: ListenerId) -> bool {
         match self.listeners.remove(&id) {
-            Some(index) => self.entries[index].1.remove_listener(id),
+            Some(index) => self.built[index].remove_listener(id),
             None => false,
         }
     }
@@ -104,14 +114,15 @@ impl libp2p::Transport for Stack {
         addr: Multiaddr,
         opts: DialOpts,
     ) -> Result<Self::Dial, TransportError<Self::Error>> {
-        let Some(index) = self
-            .entries
-            .iter()
-            .position(|(t, _)| t.can_dial(&addr).is_ok())
-        else {
+        let Ok(transport) = dialer(&self.transports, &addr) else {
             return Err(TransportError::MultiaddrNotSupported(addr));
         };
-        self.entries[index].1.dial(addr, opts)
+        let index = self
+            .transports
+            .iter()
+            .position(|t| Arc::ptr_eq(t, transport))
+            .expect("dialer returns one of the stack's transports");
+        self.built[index].dial(addr, opts)
     }
 
     fn poll(
@@ -119,10 +130,10 @@ impl libp2p::Transport for Stack {
         cx: &mut TaskContext<'_>,
     ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
         // Start at a different transport each time so a busy one cannot starve the others.
-        let len = self.entries.len();
+        let len = self.built.len();
         for i in 0..len {
             let index = (self.next_poll + i) % len;
-            if let Poll::Ready(event) = Pin::new(&mut self.entries[index].1).poll(cx) {
+            if let Poll::Ready(event) = Pin::new(&mut self.built[index]).poll(cx) {
                 self.next_poll = (index + 1) % len;
                 if let TransportEvent::ListenerClosed { listener_id, .. } = &event {
                     self.listeners.remove(listener_id);

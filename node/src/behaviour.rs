@@ -1,0 +1,76 @@
+//! The node's composed `NetworkBehaviour`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{StreamProtocol, connection_limits, identify, mdns, ping};
+use switchboard_filters::Policy;
+
+use crate::config::Limits;
+use crate::gate::{Advertised, Gate};
+
+/// The identify protocol version, as Kubo and js-libp2p announce it.
+const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
+
+/// What the node tells peers it is.
+pub(crate) const AGENT_VERSION: &str = concat!("switchboard/", env!("CARGO_PKG_VERSION"));
+
+/// The protocols the node answers, as `id` reports them. Kept next to the behaviours that
+/// answer them; the integration tests check it against what identify tells a peer.
+pub(crate) const PROTOCOLS: &[&str] =
+    &["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"];
+
+/// The ping protocol, also used for on-demand pings over `libp2p-stream`.
+pub(crate) const PING_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.0");
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    gate: Gate,
+    limits: connection_limits::Behaviour,
+    pub(crate) identify: Advertised<identify::Behaviour>,
+    ping: ping::Behaviour,
+    pub(crate) mdns: Toggle<Advertised<mdns::tokio::Behaviour>>,
+    pub(crate) stream: libp2p_stream::Behaviour,
+}
+
+impl Behaviour {
+    pub(crate) fn new(
+        keypair: &Keypair,
+        policy: Arc<Policy>,
+        limits: &Limits,
+        mdns: bool,
+    ) -> std::io::Result<Self> {
+        let peer = keypair.public().to_peer_id();
+        let identify = identify::Behaviour::new(
+            identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
+                .with_agent_version(AGENT_VERSION.to_owned())
+                .with_push_listen_addr_updates(true),
+        );
+        let mdns = if mdns {
+            let config = mdns::Config {
+                query_interval: Duration::from_secs(5),
+                ..Default::default()
+            };
+            let behaviour = mdns::tokio::Behaviour::new(config, peer)?;
+            Some(Advertised::new(behaviour, policy.clone(), peer))
+        } else {
+            None
+        };
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(limits.max_connections))
+            .with_max_established_per_peer(Some(limits.max_connections_per_peer))
+            .with_max_pending_incoming(Some(limits.max_pending))
+            .with_max_pending_outgoing(Some(limits.max_pending));
+        Ok(Self {
+            gate: Gate::new(policy.clone()),
+            limits: connection_limits::Behaviour::new(limits),
+            identify: Advertised::new(identify, policy, peer),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            mdns: mdns.into(),
+            stream: libp2p_stream::Behaviour::new(),
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! [`Builder`]: a node's settings, validated together, then the swarm.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, Swarm};
+use switchboard_filters::Policy;
+use switchboard_transport::{Context, Environment, Security, Stack, Transport, WebSocket};
+
+use crate::behaviour::Behaviour;
+use crate::config::Limits;
+use crate::repo::Repo;
+use crate::runner::Runner;
+use crate::{BuildError, Node, Profile};
+
+/// Builds a [`Node`]: start from a [`Profile`] with [`Node::builder`], override with `with_*`,
+/// then [`Builder::build`].
+#[derive(Debug)]
+pub struct Builder {
+    profile: &'static str,
+    environment: Environment,
+    keypair: Option<Keypair>,
+    transports: Vec<Arc<dyn Transport>>,
+    listen: Vec<Multiaddr>,
+    policy: Policy,
+    mdns: bool,
+    security: Security,
+    limits: Limits,
+    idle_timeout: Duration,
+}
+
+impl Builder {
+    /// A builder with nothing but the profile applied.
+    ///
+    /// Defaults before the profile: a fresh ed25519 identity, no transports, no listen addresses,
+    /// a policy that allows everything, mDNS off, [`Security::NoiseThenTls`], the default
+    /// [`Limits`], and connections kept open for an hour without streams.
+    pub(crate) fn new(profile: &dyn Profile) -> Self {
+        let builder = Self {
+            profile: profile.name(),
+            environment: profile.environment(),
+            keypair: None,
+            transports: Vec::new(),
+            listen: Vec::new(),
+            policy: Policy::new(),
+            mdns: false,
+            security: Security::NoiseThenTls,
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(3600),
+        };
+        profile.apply(builder)
+    }
+
+    /// Sets the node's identity.
+    pub fn with_keypair(mut self, keypair: Keypair) -> Self {
+        self.keypair = Some(keypair);
+        self
+    }
+
+    /// Replaces every transport.
+    pub fn with_transports(
+        mut self,
+        transports: impl IntoIterator<Item = Arc<dyn Transport>>,
+    ) -> Self {
+        self.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Adds a transport, replacing one of the same kind.
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        match self
+            .transports
+            .iter_mut()
+            .find(|t| t.kind() == transport.kind())
+        {
+            Some(existing) => *existing = transport,
+            None => self.transports.push(transport),
+        }
+        self
+    }
+
+    /// Adds a listen address.
+    pub fn with_listen_addr(mut self, addr: Multiaddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// Replaces the listen addresses.
+    pub fn with_listen_addrs(mut self, addrs: impl IntoIterator<Item = Multiaddr>) -> Self {
+        self.listen = addrs.into_iter().collect();
+        self
+    }
+
+    /// Sets the filter policy for dials, inbound connections and advertised addresses.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Turns local discovery with mDNS on or off.
+    pub fn with_mdns(mut self, enabled: bool) -> Self {
+        self.mdns = enabled;
+        self
+    }
+
+    /// Sets the security protocols of stream transports.
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Sets connection limits and the dial timeout.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Takes identity, listen addresses, discovery, filters, limits and the websocket
+    /// certificate and trust from a repo.
+    pub fn with_repo(self, repo: &Repo) -> Result<Self, BuildError> {
+        let config = repo.config();
+        let mut websocket = WebSocket::new()
+            .with_filter(config.websocket.filter)
+            .with_certificate(repo.certificate()?);
+        for pem in repo.trusted_certificates()? {
+            websocket = websocket
+                .with_trusted(&pem)
+                .map_err(switchboard_transport::BuildError::from)?;
+        }
+        Ok(self
+            .with_keypair(repo.keypair().clone())
+            .with_listen_addrs(config.addresses.swarm.clone())
+            .with_mdns(config.discovery.mdns)
+            .with_policy(config.filters.clone())
+            .with_limits(config.limits.clone())
+            .with_transport(Arc::new(websocket)))
+    }
+
+    /// Checks the settings against each other, builds the swarm, starts every listener and
+    /// returns once each listener has an address (or fails with the first that cannot start).
+    pub async fn build(self) -> Result<Node, BuildError> {
+        tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        for transport in &self.transports {
+            if !transport.environments().contains(&self.environment) {
+                return Err(BuildError::UnsupportedTransport {
+                    kind: transport.kind(),
+                    profile: self.profile,
+                    environment: self.environment,
+                });
+            }
+        }
+        let keypair = self.keypair.unwrap_or_else(Keypair::generate_ed25519);
+        let ctx = Context::new(keypair.clone()).with_security(self.security);
+        let stack = Stack::build(&self.transports, &ctx)?;
+        if let Some(addr) = self.listen.iter().find(|a| !stack.can_listen(a)) {
+            return Err(BuildError::UnsupportedListenAddr {
+                addr: addr.clone(),
+                profile: self.profile,
+            });
+        }
+        let policy = Arc::new(self.policy);
+        let behaviour = Behaviour::new(&keypair, policy.clone(), &self.limits, self.mdns)
+            .map_err(BuildError::Mdns)?;
+        let swarm = Swarm::new(
+            stack.boxed(),
+            behaviour,
+            keypair.public().to_peer_id(),
+            libp2p::swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(self.idle_timeout),
+        );
+        Runner::start(
+            swarm,
+            keypair,
+            self.transports,
+            policy,
+            self.limits.dial_timeout(),
+            self.listen,
+        )
+        .await
+    }
+}

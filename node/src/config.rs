@@ -1,0 +1,201 @@
+//! The repo's `config.toml`: what a daemon listens on, discovers, filters and limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+use switchboard_filters::{Filter, Policy};
+
+/// The contents of `config.toml`. Every section and key is optional; missing ones take the
+/// defaults documented on each field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Where the node listens and serves its RPC API.
+    pub addresses: Addresses,
+    /// Local peer discovery.
+    pub discovery: Discovery,
+    /// The websocket transport.
+    pub websocket: Websocket,
+    /// Allow/deny rules for dials, inbound connections and advertised addresses.
+    pub filters: Policy,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
+}
+
+/// `[addresses]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Addresses {
+    /// Swarm listen addresses. Default: TCP 4001, QUIC 4001, ws 4002 and wss 4003 on 0.0.0.0.
+    pub swarm: Vec<Multiaddr>,
+    /// The RPC API address. Default `/ip4/127.0.0.1/tcp/5001`, as Kubo.
+    pub api: Multiaddr,
+}
+
+/// `[discovery]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Discovery {
+    /// Local discovery with mDNS. Default `true`.
+    pub mdns: bool,
+}
+
+/// `[websocket]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Websocket {
+    /// The dial filter (`all`, `wss`, `dns-wss`, `dns-ws-or-wss`). Default `all`.
+    pub filter: Filter,
+    /// PEM certificate chain for `/wss`, relative to the repo. Default `tls/cert.pem`, generated
+    /// self-signed (for localhost, 127.0.0.1 and ::1) when missing.
+    pub certificate: PathBuf,
+    /// PEM private key for the certificate. Default `tls/key.pem`.
+    pub key: PathBuf,
+    /// PEM certificates trusted when dialing `/wss`, besides the web's roots. Default none.
+    pub trust: Vec<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Seconds a dial may take before it fails. Default 10.
+    pub dial_timeout_secs: u64,
+    /// Established connections in all. Default 1024.
+    pub max_connections: u32,
+    /// Established connections to one peer. Default 8.
+    pub max_connections_per_peer: u32,
+    /// Connections being set up, each direction. Default 128.
+    pub max_pending: u32,
+}
+
+impl Limits {
+    /// The dial timeout.
+    pub fn dial_timeout(&self) -> Duration {
+        Duration::from_secs(self.dial_timeout_secs)
+    }
+}
+
+fn addr(s: &str) -> Multiaddr {
+    s.parse()
+        .expect("built-in default addresses are valid multiaddrs")
+}
+
+impl Default for Addresses {
+    fn default() -> Self {
+        Self {
+            swarm: vec![
+                addr("/ip4/0.0.0.0/tcp/4001"),
+                addr("/ip4/0.0.0.0/udp/4001/quic-v1"),
+                addr("/ip4/0.0.0.0/tcp/4002/ws"),
+                addr("/ip4/0.0.0.0/tcp/4003/wss"),
+            ],
+            api: addr("/ip4/127.0.0.1/tcp/5001"),
+        }
+    }
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Self { mdns: true }
+    }
+}
+
+impl Default for Websocket {
+    fn default() -> Self {
+        Self {
+            filter: Filter::all(),
+            certificate: PathBuf::from("tls/cert.pem"),
+            key: PathBuf::from("tls/key.pem"),
+            trust: Vec::new(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            dial_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_peer: 8,
+            max_pending: 128,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addresses: Addresses::default(),
+            discovery: Discovery::default(),
+            websocket: Websocket::default(),
+            filters: Policy::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Starting points for `switchboard init --profile`, as Kubo's init profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum InitProfile {
+    /// The defaults: listen on every interface on the standard ports, mDNS on.
+    #[default]
+    Server,
+    /// For tests and CI, as Kubo's `test` profile: everything on 127.0.0.1 port 0, mDNS off.
+    Test,
+}
+
+impl Config {
+    /// The configuration `init` writes for `profile`.
+    pub fn for_profile(profile: InitProfile) -> Self {
+        match profile {
+            InitProfile::Server => Self::default(),
+            InitProfile::Test => Self {
+                addresses: Addresses {
+                    swarm: vec![
+                        addr("/ip4/127.0.0.1/tcp/0"),
+                        addr("/ip4/127.0.0.1/udp/0/quic-v1"),
+                        addr("/ip4/127.0.0.1/tcp/0/ws"),
+                        addr("/ip4/127.0.0.1/tcp/0/wss"),
+                    ],
+                    api: addr("/ip4/127.0.0.1/tcp/0"),
+                },
+                discovery: Discovery { mdns: false },
+                ..Self::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_config_reads_back() {
+        for profile in [InitProfile::Server, InitProfile::Test] {
+            let config = Config::for_profile(profile);
+            let text = toml::to_string_pretty(&config).expect("serialise");
+            assert_eq!(toml::from_str::<Config>(&text).expect("parse"), config);
+        }
+    }
+
+    #[test]
+    fn partial_config_takes_defaults() {
+        let config: Config = toml::from_str("[discovery]\nmdns = false\n").expect("parse");
+        assert!(!config.discovery.mdns);
+        assert_eq!(config.addresses, Addresses::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = toml::from_str::<Config>("[addresses]\nswarm = [\"/ip4/1.2.3.4/tcpx/1\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("swarm"), "{err}");
+        let err = toml::from_str::<Config>("[discovery]\nmdsn = true\n").unwrap_err();
+        assert!(err.to_string().contains("mdsn"), "{err}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Errors of building a node and of what a running node is asked to do.
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use switchboard_filters::Denied;
+use switchboard_transport::{Environment, Kind, Unsupported};
+
+use crate::repo::RepoError;
+
+/// Why a node could not be built or started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A transport does not run in the profile's environment.
+    #[error("the {kind} transport does not run in the {profile} profile ({environment})")]
+    UnsupportedTransport {
+        /// The transport.
+        kind: Kind,
+        /// The profile.
+        profile: &'static str,
+        /// The profile's environment.
+        environment: Environment,
+    },
+    /// No transport of the node listens on an address.
+    #[error("no transport of the {profile} profile listens on {addr}")]
+    UnsupportedListenAddr {
+        /// The address.
+        addr: Multiaddr,
+        /// The profile.
+        profile: &'static str,
+    },
+    /// A listener could not be started (port in use, address not local, …).
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why, as the operating system or transport said it.
+        reason: String,
+    },
+    /// A transport could not be built.
+    #[error(transparent)]
+    Transport(#[from] switchboard_transport::BuildError),
+    /// mDNS could not start.
+    #[error("cannot start mDNS")]
+    Mdns(#[source] std::io::Error),
+    /// The repo's settings could not be applied.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// The node must be built inside a tokio runtime.
+    #[error("a node must be built inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// Why a dial failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialError {
+    /// A filter rule denies the address.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// No transport dials the address, or a transport's filter refuses it.
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
+    /// The address is not a multiaddr.
+    #[error("invalid multiaddr `{input}`: {reason}")]
+    InvalidAddr {
+        /// What was given.
+        input: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The peer at the address is not the one its `/p2p` named.
+    #[error("wrong peer id at {addr}: expected {expected}, got {obtained}")]
+    WrongPeerId {
+        /// The address.
+        addr: Multiaddr,
+        /// The peer the address named.
+        expected: PeerId,
+        /// The peer that answered.
+        obtained: PeerId,
+    },
+    /// The dial did not complete in time.
+    #[error("dial to {addr} timed out after {after:?}")]
+    Timeout {
+        /// The address.
+        addr: Multiaddr,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The address could not be reached or the handshake failed.
+    #[error("cannot reach {addr}: {reason}")]
+    Unreachable {
+        /// The address.
+        addr: Multiaddr,
+        /// What went wrong, as the transport said it.
+        reason: String,
+    },
+    /// A connection limit refused the dial.
+    #[error("dial to {addr} refused by a connection limit: {reason}")]
+    Limit {
+        /// The address.
+        addr: Multiaddr,
+        /// Which limit.
+        reason: String,
+    },
+    /// The address is the node's own.
+    #[error("{0} is this node's own address")]
+    SelfDial(Multiaddr),
+    /// A peer id was given with no address, and none is known for it.
+    #[error("no known address for {0}")]
+    NoAddress(PeerId),
+    /// The node has shut down.
+    #[error("the node has shut down")]
+    Stopped,
+}
+
+/// Why a ping failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PingError {
+    /// The peer could not be reached.
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    /// The peer does not speak `/ipfs/ping/1.0.0`.
+    #[error("{0} does not support ping")]
+    Unsupported(PeerId),
+    /// The stream failed or the peer echoed the wrong bytes.
+    #[error("ping to {peer} failed: {reason}")]
+    Failed {
+        /// The peer.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No answer in time.
+    #[error("ping to {peer} timed out after {after:?}")]
+    Timeout {
+        /// The peer.
+        peer: PeerId,
+        /// The timeout.
+        after: Duration,
+    },
+}
+
+/// An error and its sources, joined with `: `, for one readable line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    text
+}

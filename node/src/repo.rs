@@ -1,0 +1,353 @@
+//! The repo directory: identity, `config.toml`, the `/wss` certificate, the `api` file and an
+//! exclusive lock, like Kubo's `~/.ipfs`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use libp2p::Multiaddr;
+use libp2p::identity::Keypair;
+use switchboard_transport::{Certificate, CertificateError};
+
+use crate::config::{Config, InitProfile};
+
+const IDENTITY: &str = "identity.key";
+const CONFIG: &str = "config.toml";
+const LOCK: &str = "repo.lock";
+const API: &str = "api";
+
+/// Why a repo could not be created, opened or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// `init` on a directory that already holds a repo.
+    #[error("a repo already exists at {0}")]
+    AlreadyInitialized(PathBuf),
+    /// The directory holds no repo.
+    #[error("no repo at {0} (run `switchboard init` first)")]
+    NotInitialized(PathBuf),
+    /// Another process (a running daemon) holds the repo's lock.
+    #[error("repo {0} is locked by another process (is a daemon already running on it?)")]
+    Locked(PathBuf),
+    /// The identity file is unreadable or not a keypair.
+    #[error("corrupt identity in {path}: {reason}")]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `config.toml` is not valid.
+    #[error("invalid config {path}: {source}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The parse error, with line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The `/wss` certificate could not be read or generated.
+    #[error("certificate in repo {path}")]
+    Certificate {
+        /// The repo.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: CertificateError,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError + '_ {
+    move |source| RepoError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// An open repo. Holding it holds the repo's exclusive lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct Repo {
+    path: PathBuf,
+    keypair: Keypair,
+    config: Config,
+    _lock: File,
+}
+
+impl Repo {
+    /// Creates a repo at `path` (the directory may exist but must hold no repo): a new ed25519
+    /// identity, `config.toml` for `profile` and a self-signed `/wss` certificate.
+    pub fn init(path: impl Into<PathBuf>, profile: InitProfile) -> Result<Self, RepoError> {
+        let path = path.into();
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+        let lock = lock(&path)?;
+        if path.join(CONFIG).exists() || path.join(IDENTITY).exists() {
+            return Err(RepoError::AlreadyInitialized(path));
+        }
+        let keypair = Keypair::generate_ed25519();
+        let encoded = keypair
+            .to_protobuf_encoding()
+            .map_err(|e| RepoError::Identity {
+                path: path.join(IDENTITY),
+                reason: e.to_string(),
+            })?;
+        let config = Config::for_profile(profile);
+        let text = toml::to_string_pretty(&config).expect("the config type always serialises");
+        // The identity goes last: a repo with a config but no identity is found corrupt rather
+        // than silently given a new peer id.
+        write_atomic(&path.join(CONFIG), text.as_bytes(), 0o644)?;
+        write_atomic(&path.join(IDENTITY), &encoded, 0o600)?;
+        let repo = Self {
+            path,
+            keypair,
+            config,
+            _lock: lock,
+        };
+        repo.certificate()?;
+        Ok(repo)
+    }
+
+    /// Opens and locks the repo at `path`.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, RepoError> {
+        let path = path.into();
+        if !path.join(CONFIG).exists() && !path.join(IDENTITY).exists() {
+            return Err(RepoError::NotInitialized(path));
+        }
+        let lock = lock(&path)?;
+        let identity = path.join(IDENTITY);
+        let bytes = std::fs::read(&identity).map_err(|e| RepoError::Identity {
+            path: identity.clone(),
+            reason: e.to_string(),
+        })?;
+        let keypair = Keypair::from_protobuf_encoding(&bytes).map_err(|e| RepoError::Identity {
+            path: identity,
+            reason: e.to_string(),
+        })?;
+        let config_path = path.join(CONFIG);
+        let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config = toml::from_str(&text).map_err(|e| RepoError::Config {
+            path: config_path,
+            source: Box::new(e),
+        })?;
+        Ok(Self {
+            path,
+            keypair,
+            config,
+            _lock: lock,
+        })
+    }
+
+    /// The repo's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The node's identity.
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The `/wss` certificate: the configured PEM files, generated self-signed for localhost,
+    /// 127.0.0.1 and ::1 when both are missing.
+    pub fn certificate(&self) -> Result<Certificate, RepoError> {
+        let cert_path = self.path.join(&self.config.websocket.certificate);
+        let key_path = self.path.join(&self.config.websocket.key);
+        let wrap = |source| RepoError::Certificate {
+            path: self.path.clone(),
+            source,
+        };
+        if !cert_path.exists() && !key_path.exists() {
+            let names = ["localhost", "127.0.0.1", "::1"].map(String::from);
+            let cert = Certificate::self_signed(names).map_err(wrap)?;
+            for (path, pem, mode) in [
+                (&key_path, cert.key_pem(), 0o600),
+                (&cert_path, cert.chain_pem(), 0o644),
+            ] {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io(dir))?;
+                }
+                write_atomic(path, pem.as_bytes(), mode)?;
+            }
+            return Ok(cert);
+        }
+        Certificate::from_pem_files(&cert_path, &key_path).map_err(wrap)
+    }
+
+    /// The PEM text of every certificate `[websocket] trust` lists.
+    pub fn trusted_certificates(&self) -> Result<Vec<String>, RepoError> {
+        self.config
+            .websocket
+            .trust
+            .iter()
+            .map(|p| {
+                let path = self.path.join(p);
+                std::fs::read_to_string(&path).map_err(io(&path))
+            })
+            .collect()
+    }
+
+    /// Records where the running daemon's RPC API listens, for clients.
+    pub fn write_api_addr(&self, addr: &Multiaddr) -> Result<(), RepoError> {
+        write_atomic(&self.path.join(API), addr.to_string().as_bytes(), 0o644)
+    }
+
+    /// Removes the `api` file when the daemon stops.
+    pub fn remove_api_addr(&self) {
+        // A missing file is what we want; any other error leaves a stale file that clients
+        // report as "daemon not answering", which is accurate enough.
+        let _ = std::fs::remove_file(self.path.join(API));
+    }
+
+    /// Where the daemon on the repo at `path` serves its RPC API, if one has said so. Reads
+    /// without locking: clients use it while the daemon holds the lock.
+    pub fn api_addr(path: &Path) -> Result<Option<Multiaddr>, RepoError> {
+        let file = path.join(API);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => text.trim().parse().map(Some).map_err(|e| RepoError::Io {
+                path: file,
+                source: std::io::Error::other(e),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RepoError::Io {
+                path: file,
+                source: e,
+            }),
+        }
+    }
+}
+
+fn lock(path: &Path) -> Result<File, RepoError> {
+    let lock_path = path.join(LOCK);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RepoError::Locked(path.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(RepoError::Io {
+            path: lock_path,
+            source: e,
+        }),
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file: a temporary
+/// file in the same directory, fsynced, renamed over, and the directory fsynced.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), RepoError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn identity_survives_reopen_and_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let peer = Repo::init(dir.path(), InitProfile::Test)
+            .expect("init")
+            .keypair()
+            .public()
+            .to_peer_id();
+        let repo = Repo::open(dir.path()).expect("open");
+        assert_eq!(repo.keypair().public().to_peer_id(), peer);
+        let mode = std::fs::metadata(dir.path().join(IDENTITY))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!repo.config().discovery.mdns);
+    }
+
+    #[test]
+    fn second_open_is_locked_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _repo = Repo::init(dir.path(), InitProfile::Test).expect("init");
+        assert!(matches!(Repo::open(dir.path()), Err(RepoError::Locked(_))));
+        assert!(matches!(
+            Repo::init(dir.path(), InitProfile::Test),
+            Err(RepoError::Locked(_))
+        ));
+    }
+
+    #[test]
+    fn init_twice_and_open_missing_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            Repo::open(dir.path()),
+            Err(RepoError::NotInitialized(_))
+        ));
+        drop(Repo::init(dir.path(), InitProfile::Test).expect("init"));
+        assert!(matches!(
+            Repo::init(dir.path(), InitProfile::Test),
+            Err(RepoError::AlreadyInitialized(_))
+        ));
+    }
+
+    #[test]
+    fn corrupt_files_are_reported_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Repo::init(dir.path(), InitProfile::Test).expect("init"));
+        std::fs::write(dir.path().join(CONFIG), "[addresses\n").expect("write");
+        assert!(matches!(
+            Repo::open(dir.path()),
+            Err(RepoError::Config { .. })
+        ));
+        std::fs::write(dir.path().join(IDENTITY), b"not a key").expect("write");
+        assert!(matches!(
+            Repo::open(dir.path()),
+            Err(RepoError::Identity { .. })
+        ));
+        assert_eq!(
+            std::fs::read(dir.path().join(IDENTITY)).expect("read"),
+            b"not a key"
+        );
+    }
+
+    #[test]
+    fn certificate_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(dir.path(), InitProfile::Test).expect("init");
+        let first = repo.certificate().expect("cert");
+        assert_eq!(
+            repo.certificate().expect("cert").chain_pem(),
+            first.chain_pem()
+        );
+        let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

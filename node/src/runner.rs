@@ -1,0 +1,423 @@
+//! The task that owns the swarm: it answers the [`Node`] handle's commands and turns swarm
+//! events into replies and [`Event`]s.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use libp2p::core::ConnectedPoint;
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify, mdns};
+use switchboard_filters::{Denied, Policy, Scope};
+use switchboard_transport::{Transport, dialer};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::behaviour::{Behaviour, BehaviourEvent};
+use crate::error::chain;
+use crate::node::{Command, Direction, Event, PeerInfo, Reply};
+use crate::{BuildError, DialError, Node};
+
+/// How long listeners get to report an address at start-up.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commands queued from handles before senders wait.
+const COMMAND_QUEUE: usize = 64;
+/// Events kept for slow subscribers.
+const EVENT_QUEUE: usize = 256;
+
+struct PendingDial {
+    addr: Multiaddr,
+    expected: Option<PeerId>,
+    reply: Reply<Result<PeerId, DialError>>,
+}
+
+pub(crate) struct Runner {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: broadcast::Sender<Event>,
+    transports: Vec<Arc<dyn Transport>>,
+    policy: Arc<Policy>,
+    dial_timeout: Duration,
+    pending: HashMap<ConnectionId, PendingDial>,
+    timers: FuturesUnordered<BoxFuture<'static, ConnectionId>>,
+    connections: HashMap<ConnectionId, PeerInfo>,
+    listen_addrs: Vec<Multiaddr>,
+}
+
+impl Runner {
+    /// Starts every listener, waits for each to have an address, then runs the swarm on a
+    /// tokio task.
+    pub(crate) async fn start(
+        swarm: Swarm<Behaviour>,
+        keypair: Keypair,
+        transports: Vec<Arc<dyn Transport>>,
+        policy: Arc<Policy>,
+        dial_timeout: Duration,
+        listen: Vec<Multiaddr>,
+    ) -> Result<Node, BuildError> {
+        let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let control = swarm.behaviour().stream.new_control();
+        let mut runner = Runner {
+            swarm,
+            commands,
+            events: events.clone(),
+            transports,
+            policy,
+            dial_timeout,
+            pending: HashMap::new(),
+            timers: FuturesUnordered::new(),
+            connections: HashMap::new(),
+            listen_addrs: Vec::new(),
+        };
+        runner.listen(listen).await?;
+        tokio::spawn(runner.run());
+        Ok(Node::new(keypair.public(), command_tx, events, control))
+    }
+
+    async fn listen(&mut self, addrs: Vec<Multiaddr>) -> Result<(), BuildError> {
+        let mut waiting = HashMap::new();
+        for addr in addrs {
+            match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => {
+                    waiting.insert(id, addr);
+                }
+                Err(e) => {
+                    return Err(BuildError::Listen {
+                        addr,
+                        reason: chain(&e),
+                    });
+                }
+            }
+        }
+        let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
+        while !waiting.is_empty() {
+            let Ok(event) = tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await
+            else {
+                let addr = waiting
+                    .into_values()
+                    .next()
+                    .expect("loop runs while some are waiting");
+                return Err(BuildError::Listen {
+                    addr,
+                    reason: "no address after 10 s".into(),
+                });
+            };
+            match &event {
+                SwarmEvent::NewListenAddr { listener_id, .. } => {
+                    waiting.remove(listener_id);
+                }
+                SwarmEvent::ListenerClosed {
+                    listener_id,
+                    reason: Err(e),
+                    ..
+                }
+                | SwarmEvent::ListenerError {
+                    listener_id,
+                    error: e,
+                } => {
+                    if let Some(addr) = waiting.remove(listener_id) {
+                        return Err(BuildError::Listen {
+                            addr,
+                            reason: chain(e),
+                        });
+                    }
+                }
+                _ => {}
+            }
+            self.handle_event(event);
+        }
+        Ok(())
+    }
+
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown(reply)) => {
+                        drop(self.swarm);
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.handle_command(command),
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => self.handle_event(event),
+                Some(id) = self.timers.next(), if !self.timers.is_empty() => {
+                    if let Some(dial) = self.pending.remove(&id) {
+                        let after = self.dial_timeout;
+                        let _ = dial.reply.send(Err(DialError::Timeout { addr: dial.addr, after }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::Connect { addr, reply } => self.connect(addr, reply),
+            Command::DialPeer { peer, reply } => {
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(peer));
+                    return;
+                }
+                let opts = DialOpts::peer_id(peer).build();
+                self.dial(
+                    opts,
+                    Multiaddr::empty().with(Protocol::P2p(peer)),
+                    Some(peer),
+                    reply,
+                );
+            }
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.listen_addrs.clone());
+            }
+            Command::Advertised(reply) => {
+                let local = *self.swarm.local_peer_id();
+                let advertised = self
+                    .listen_addrs
+                    .iter()
+                    .filter(|a| self.policy.check(Scope::Advertise, a, Some(local)).is_ok())
+                    .cloned()
+                    .collect();
+                let _ = reply.send(advertised);
+            }
+            Command::Peers(reply) => {
+                let mut peers: Vec<PeerInfo> = Vec::new();
+                for info in self.connections.values() {
+                    if !peers.iter().any(|p| p.peer == info.peer) {
+                        peers.push(info.clone());
+                    }
+                }
+                peers.sort_by_key(|p| p.peer.to_bytes());
+                let _ = reply.send(peers);
+            }
+            Command::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    fn connect(&mut self, addr: Multiaddr, reply: Reply<Result<PeerId, DialError>>) {
+        let expected = match addr.iter().last() {
+            Some(Protocol::P2p(peer)) => Some(peer),
+            _ => None,
+        };
+        let checked = self
+            .policy
+            .check(Scope::Dial, &addr, None)
+            .map_err(DialError::from)
+            .and_then(|()| {
+                dialer(&self.transports, &addr)
+                    .map(drop)
+                    .map_err(DialError::from)
+            });
+        if let Err(e) = checked {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let opts = match expected {
+            Some(peer) if peer == *self.swarm.local_peer_id() => {
+                let _ = reply.send(Err(DialError::SelfDial(addr)));
+                return;
+            }
+            Some(peer) if self.swarm.is_connected(&peer) => {
+                let _ = reply.send(Ok(peer));
+                return;
+            }
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::Always)
+                .build(),
+            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+        };
+        self.dial(opts, addr, expected, reply);
+    }
+
+    fn dial(
+        &mut self,
+        opts: DialOpts,
+        addr: Multiaddr,
+        expected: Option<PeerId>,
+        reply: Reply<Result<PeerId, DialError>>,
+    ) {
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.pending.insert(
+                    id,
+                    PendingDial {
+                        addr,
+                        expected,
+                        reply,
+                    },
+                );
+                let timeout = self.dial_timeout;
+                self.timers
+                    .push(tokio::time::sleep(timeout).map(move |()| id).boxed());
+            }
+            Err(e) => {
+                let _ = reply.send(Err(dial_error(e, addr, expected)));
+            }
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        // No subscribers is fine: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.listen_addrs.push(address.clone());
+                self.emit(Event::ListenAddr(address));
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|a| *a != address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let (addr, direction) = match endpoint {
+                    ConnectedPoint::Dialer { address, .. } => (address, Direction::Outbound),
+                    ConnectedPoint::Listener { send_back_addr, .. } => {
+                        (send_back_addr, Direction::Inbound)
+                    }
+                };
+                tracing::info!(peer = %peer_id, %addr, "connected");
+                self.connections.insert(
+                    connection_id,
+                    PeerInfo {
+                        peer: peer_id,
+                        addr: addr.clone(),
+                        direction,
+                    },
+                );
+                if let Some(dial) = self.pending.remove(&connection_id) {
+                    let _ = dial.reply.send(Ok(peer_id));
+                }
+                self.emit(Event::Connected {
+                    peer: peer_id,
+                    addr,
+                });
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                num_established,
+                ..
+            } => {
+                self.connections.remove(&connection_id);
+                if num_established == 0 {
+                    self.emit(Event::Disconnected { peer: peer_id });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                if let Some(dial) = self.pending.remove(&connection_id) {
+                    let _ = dial
+                        .reply
+                        .send(Err(dial_error(error, dial.addr, dial.expected)));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.emit(Event::Discovered {
+                        peer,
+                        addr: addr.clone(),
+                    });
+                    self.dial_discovered(peer, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                self.emit(Event::Identified {
+                    peer: peer_id,
+                    agent_version: info.agent_version,
+                    protocols: info.protocols.iter().map(|p| p.to_string()).collect(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Dials a peer mDNS found, unless connected already or the address is refused.
+    fn dial_discovered(&mut self, peer: PeerId, addr: Multiaddr) {
+        if self.swarm.is_connected(&peer)
+            || self.policy.check(Scope::Dial, &addr, Some(peer)).is_err()
+            || dialer(&self.transports, &addr).is_err()
+        {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![addr])
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "not dialing discovered peer");
+        }
+    }
+}
+
+fn dial_error(error: SwarmDialError, addr: Multiaddr, expected: Option<PeerId>) -> DialError {
+    match error {
+        SwarmDialError::WrongPeerId { obtained, .. } => match expected {
+            Some(expected) => DialError::WrongPeerId {
+                addr,
+                expected,
+                obtained,
+            },
+            None => DialError::Unreachable {
+                addr,
+                reason: format!("unexpected peer {obtained}"),
+            },
+        },
+        SwarmDialError::LocalPeerId { .. } => DialError::SelfDial(addr),
+        SwarmDialError::NoAddresses => match expected {
+            Some(peer) => DialError::NoAddress(peer),
+            None => DialError::Unreachable {
+                addr,
+                reason: "no address".into(),
+            },
+        },
+        SwarmDialError::Denied { cause } => match cause.downcast::<Denied>() {
+            Ok(denied) => DialError::Denied(denied),
+            Err(cause) => match cause.downcast::<connection_limits::Exceeded>() {
+                Ok(exceeded) => DialError::Limit {
+                    addr,
+                    reason: exceeded.to_string(),
+                },
+                Err(cause) => DialError::Unreachable {
+                    addr,
+                    reason: chain(&cause),
+                },
+            },
+        },
+        SwarmDialError::Transport(errors) => {
+            let reason = errors
+                .iter()
+                .map(|(_, e)| chain(e))
+                .collect::<Vec<_>>()
+                .join("; ");
+            DialError::Unreachable { addr, reason }
+        }
+        other => DialError::Unreachable {
+            addr,
+            reason: chain(&other),
+        },
+    }
+}
