@@ -6,7 +6,7 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{StreamProtocol, connection_limits, identify, mdns, ping};
+use libp2p::{connection_limits, identify, mdns};
 use switchboard_filters::Policy;
 
 use crate::config::Limits;
@@ -23,15 +23,11 @@ pub(crate) const AGENT_VERSION: &str = concat!("switchboard/", env!("CARGO_PKG_V
 pub(crate) const PROTOCOLS: &[&str] =
     &["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"];
 
-/// The ping protocol, also used for on-demand pings over `libp2p-stream`.
-pub(crate) const PING_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.0");
-
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     gate: Gate,
     limits: connection_limits::Behaviour,
     pub(crate) identify: Advertised<identify::Behaviour>,
-    ping: ping::Behaviour,
     pub(crate) mdns: Toggle<Advertised<mdns::tokio::Behaviour>>,
     pub(crate) stream: libp2p_stream::Behaviour,
 }
@@ -68,7 +64,6 @@ impl Behaviour {
             gate: Gate::new(policy.clone()),
             limits: connection_limits::Behaviour::new(limits),
             identify: Advertised::new(identify, policy, peer),
-            ping: ping::Behaviour::new(ping::Config::new()),
             mdns: mdns.into(),
             stream: libp2p_stream::Behaviour::new(),
         })

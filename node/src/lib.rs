@@ -45,6 +45,7 @@ pub mod demo;
 mod error;
 mod gate;
 mod node;
+mod ping;
 pub mod profile;
 mod repo;
 mod runner;

@@ -2,15 +2,13 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::identity::PublicKey;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::behaviour::PING_PROTOCOL;
 use crate::{Builder, DialError, PingError, Profile};
 
 /// Something that happened on the node, for [`Node::subscribe`]rs.
@@ -104,9 +102,6 @@ pub(crate) enum Command {
     Peers(Reply<Vec<PeerInfo>>),
     Shutdown(Reply<()>),
 }
-
-/// How long one ping waits for its echo.
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,47 +217,7 @@ impl Node {
             }
             _ => self.connect(target.clone()).await?,
         };
-        let failed = |reason: String| PingError::Failed { peer, reason };
-        let mut stream = match self
-            .inner
-            .control
-            .clone()
-            .open_stream(peer, PING_PROTOCOL)
-            .await
-        {
-            Ok(stream) => stream,
-            Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
-                return Err(PingError::Unsupported(peer));
-            }
-            Err(e) => return Err(failed(e.to_string())),
-        };
-        let mut rtts = Vec::with_capacity(count.get() as usize);
-        for _ in 0..count.get() {
-            let payload: [u8; 32] = rand::random();
-            let mut echo = [0u8; 32];
-            let started = Instant::now();
-            let exchange = async {
-                stream.write_all(&payload).await?;
-                stream.flush().await?;
-                stream.read_exact(&mut echo).await
-            };
-            match tokio::time::timeout(PING_TIMEOUT, exchange).await {
-                Err(_) => {
-                    return Err(PingError::Timeout {
-                        peer,
-                        after: PING_TIMEOUT,
-                    });
-                }
-                Ok(Err(e)) => return Err(failed(e.to_string())),
-                Ok(Ok(())) if echo != payload => {
-                    return Err(failed("the echo differs from what was sent".into()));
-                }
-                Ok(Ok(())) => rtts.push(started.elapsed()),
-            }
-        }
-        // The peer may already have closed its side; the pings above are what count.
-        let _ = stream.close().await;
-        Ok(rtts)
+        crate::ping::ping(self.inner.control.clone(), peer, count.get()).await
     }
 
     /// Stops the swarm: closes listeners and connections. Returns once it has stopped.

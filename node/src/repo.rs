@@ -160,6 +160,16 @@ impl Repo {
         &self.config
     }
 
+    /// Changes the configuration and writes it back to `config.toml` (atomically).
+    pub fn update_config(&mut self, change: impl FnOnce(&mut Config)) -> Result<(), RepoError> {
+        let mut config = self.config.clone();
+        change(&mut config);
+        let text = toml::to_string_pretty(&config).expect("the config type always serialises");
+        write_atomic(&self.path.join(CONFIG), text.as_bytes(), 0o644)?;
+        self.config = config;
+        Ok(())
+    }
+
     /// The `/wss` certificate: the configured PEM files, generated self-signed for localhost,
     /// 127.0.0.1 and ::1 when both are missing.
     pub fn certificate(&self) -> Result<Certificate, RepoError> {

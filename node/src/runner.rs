@@ -62,7 +62,10 @@ impl Runner {
     ) -> Result<Node, BuildError> {
         let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
-        let control = swarm.behaviour().stream.new_control();
+        let mut control = swarm.behaviour().stream.new_control();
+        let incoming_pings = control
+            .accept(crate::ping::PROTOCOL)
+            .expect("nothing else registers ping");
         let mut runner = Runner {
             swarm,
             commands,
@@ -77,6 +80,7 @@ impl Runner {
         };
         runner.listen(listen).await?;
         tokio::spawn(runner.run());
+        tokio::spawn(crate::ping::serve(incoming_pings));
         Ok(Node::new(keypair.public(), command_tx, events, control))
     }
 

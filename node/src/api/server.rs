@@ -1,0 +1,349 @@
+//! The RPC server.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::Notify;
+
+use super::{
+    ErrorResponse, IdResponse, PeerEntry, PeersResponse, PingLine, StringsResponse, VersionResponse,
+};
+use crate::{Direction, Node};
+
+/// Why the API server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address is not `/ip4|ip6/<ip>/tcp/<port>`.
+    #[error("the API address must be /ip4|ip6/<ip>/tcp/<port>, not {0}")]
+    Address(Multiaddr),
+    /// Binding failed (port in use, address not local).
+    #[error("cannot bind the API to {addr}")]
+    Bind {
+        /// The address.
+        addr: Multiaddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running API server. Dropping it does not stop it; it stops with the runtime.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: Multiaddr,
+    shutdown: Arc<Notify>,
+}
+
+impl Server {
+    /// Where the server listens, with the real port.
+    pub fn local_addr(&self) -> &Multiaddr {
+        &self.local_addr
+    }
+
+    /// Resolves when a client calls `/api/v0/shutdown`.
+    pub async fn shutdown_requested(&self) {
+        self.shutdown.notified().await
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    node: Node,
+    shutdown: Arc<Notify>,
+}
+
+/// Serves the RPC API for `node` on `addr` (normally loopback).
+pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
+    let socket = super::socket_addr(addr).ok_or_else(|| ServeError::Address(addr.clone()))?;
+    let listener = tokio::net::TcpListener::bind(socket)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let shutdown = Arc::new(Notify::new());
+    let state = AppState {
+        node,
+        shutdown: shutdown.clone(),
+    };
+    let app = Router::new()
+        .route("/api/v0/id", post(id))
+        .route("/api/v0/version", post(version))
+        .route("/api/v0/swarm/connect", post(swarm_connect))
+        .route("/api/v0/swarm/peers", post(swarm_peers))
+        .route("/api/v0/swarm/addrs/local", post(swarm_addrs_local))
+        .route("/api/v0/ping", post(ping))
+        .route("/api/v0/shutdown", post(shutdown_handler))
+        .layer(middleware::from_fn(same_origin_only))
+        .with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "RPC API server stopped");
+        }
+    });
+    Ok(Server {
+        local_addr: multiaddr_of(local),
+        shutdown,
+    })
+}
+
+fn multiaddr_of(addr: SocketAddr) -> Multiaddr {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
+        std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
+    };
+    Multiaddr::empty().with(ip).with(Protocol::Tcp(addr.port()))
+}
+
+/// An error answer, as Kubo's: 400 with code 1 for a bad request, 500 with code 0 otherwise.
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl ToString) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_string(),
+        }
+    }
+
+    fn failed(message: impl ToString) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = u8::from(self.status == StatusCode::BAD_REQUEST);
+        let body = ErrorResponse {
+            message: self.message,
+            code,
+            kind: "error".into(),
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Kubo's browser protection: a request a web page sent from another origin (an `Origin` or
+/// `Referer` that is not this API's own, or `Sec-Fetch-Site: cross-site`) gets 403, and so does
+/// one whose `Host` is not a loopback name (a DNS-rebinding page).
+async fn same_origin_only(headers: HeaderMap, request: Request, next: Next) -> Response {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    let host = text(header::HOST).unwrap_or("");
+    let host_name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let own_origin = format!("http://{host}");
+    let loopback_host = ["127.0.0.1", "localhost", "[::1]"].contains(&host_name);
+    let cross_origin = text(header::ORIGIN).is_some_and(|o| o != own_origin)
+        || text(header::REFERER)
+            .is_some_and(|r| r != own_origin && !r.starts_with(&format!("{own_origin}/")))
+        || text(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site");
+    if cross_origin || !loopback_host {
+        return (StatusCode::FORBIDDEN, "403 - Forbidden\n").into_response();
+    }
+    next.run(request).await
+}
+
+/// The `arg` values and other options of a Kubo-style query string.
+struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(raw: Option<String>) -> Self {
+        let raw = raw.unwrap_or_default();
+        let pairs = form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect();
+        Self { pairs }
+    }
+
+    fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.all(key).into_iter().next()
+    }
+
+    fn args(&self) -> Result<Vec<&str>, ApiError> {
+        let args = self.all("arg");
+        if args.is_empty() {
+            return Err(ApiError::bad_request("argument \"arg\" is required"));
+        }
+        Ok(args)
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("" | "true" | "1"))
+    }
+}
+
+fn parse_addr(text: &str) -> Result<Multiaddr, ApiError> {
+    Multiaddr::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("invalid multiaddr `{text}`: {e}")))
+}
+
+async fn id(State(state): State<AppState>) -> axum::Json<IdResponse> {
+    let identity = state.node.identity().await;
+    axum::Json(IdResponse {
+        id: identity.peer_id.to_string(),
+        public_key: base64::engine::general_purpose::STANDARD
+            .encode(identity.public_key.encode_protobuf()),
+        addresses: identity.addresses.iter().map(ToString::to_string).collect(),
+        agent_version: identity.agent_version,
+        protocols: identity.protocols,
+    })
+}
+
+async fn version() -> axum::Json<VersionResponse> {
+    axum::Json(VersionResponse {
+        version: env!("CARGO_PKG_VERSION").into(),
+        system: format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+    })
+}
+
+async fn swarm_connect(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<StringsResponse>, ApiError> {
+    let query = Query::parse(raw);
+    let addrs = query
+        .args()?
+        .into_iter()
+        .map(parse_addr)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut strings = Vec::new();
+    for addr in addrs {
+        let peer = state.node.connect(addr).await.map_err(ApiError::failed)?;
+        strings.push(format!("connect {peer} success"));
+    }
+    Ok(axum::Json(StringsResponse { strings }))
+}
+
+async fn swarm_peers(State(state): State<AppState>) -> axum::Json<PeersResponse> {
+    let peers = state
+        .node
+        .peers()
+        .await
+        .into_iter()
+        .map(|p| PeerEntry {
+            addr: p.addr.to_string(),
+            peer: p.peer.to_string(),
+            direction: match p.direction {
+                Direction::Inbound => 1,
+                Direction::Outbound => 2,
+            },
+        })
+        .collect();
+    axum::Json(PeersResponse { peers })
+}
+
+async fn swarm_addrs_local(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> axum::Json<StringsResponse> {
+    let with_id = Query::parse(raw).flag("id");
+    let peer = state.node.peer_id();
+    let strings = state
+        .node
+        .listen_addrs()
+        .await
+        .into_iter()
+        .map(|a| {
+            if with_id {
+                a.with_p2p(peer).unwrap_or_else(|a| a)
+            } else {
+                a
+            }
+        })
+        .map(|a| a.to_string())
+        .collect();
+    axum::Json(StringsResponse { strings })
+}
+
+/// Kubo's `ping`: a header line, one line per round trip, an average, as newline-delimited
+/// JSON.
+async fn ping(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(raw);
+    let arg = query.args()?[0];
+    let target = match PeerId::from_str(arg) {
+        Ok(peer) => Multiaddr::empty().with(Protocol::P2p(peer)),
+        Err(_) => parse_addr(arg)?,
+    };
+    let count = match query.get("count") {
+        None => NonZeroU32::new(10).expect("10 is not zero"),
+        Some(n) => n
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid count `{n}`")))?,
+    };
+    let line = |success, time, text: String| {
+        let mut json = serde_json::to_string(&PingLine {
+            success,
+            time,
+            text,
+        })
+        .expect("plain struct serialises");
+        json.push('\n');
+        json
+    };
+    let mut body = line(true, 0, format!("PING {arg}."));
+    match state.node.ping(&target, count).await {
+        Ok(rtts) => {
+            for rtt in &rtts {
+                body.push_str(&line(true, rtt.as_nanos() as u64, String::new()));
+            }
+            let average = rtts.iter().sum::<std::time::Duration>() / rtts.len() as u32;
+            body.push_str(&line(
+                true,
+                0,
+                format!("Average latency: {:.2}ms", average.as_secs_f64() * 1e3),
+            ));
+        }
+        Err(e) => body.push_str(&line(false, 0, e.to_string())),
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("x-chunked-output"), "1"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn shutdown_handler(State(state): State<AppState>) -> StatusCode {
+    state.shutdown.notify_one();
+    StatusCode::OK
+}

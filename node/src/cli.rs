@@ -1,0 +1,226 @@
+//! Command-line parsing and the commands that talk to a daemon over its RPC API.
+
+mod daemon;
+mod demo;
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use switchboard_filters::Rule;
+use switchboard_node::api::Client;
+use switchboard_node::{InitProfile, Repo};
+
+/// Connect peers in every environment IPFS and OrbitDB users run in.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    /// The repo directory.
+    #[arg(long, global = true, env = "SWITCHBOARD_REPO", value_name = "DIR")]
+    repo: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a repo: identity, config.toml and a self-signed certificate for /wss.
+    Init {
+        /// Starting configuration: `server` (standard ports on every interface, mDNS on) or
+        /// `test` (127.0.0.1 port 0 everywhere, mDNS off).
+        #[arg(long, value_enum, default_value = "server")]
+        profile: ProfileArg,
+    },
+    /// Run a daemon on the repo; prints its listen addresses and writes DIR/api.
+    Daemon(daemon::Args),
+    /// Show the daemon's identity as JSON, like Kubo's `ipfs id`.
+    Id,
+    /// Manage connections.
+    Swarm {
+        #[command(subcommand)]
+        command: SwarmCommand,
+    },
+    /// Ping a peer by multiaddr or peer id.
+    Ping {
+        /// A multiaddr (connected to first) or a peer id.
+        #[arg(value_parser = parse_target)]
+        target: Multiaddr,
+        /// How many pings.
+        #[arg(short = 'n', long, default_value = "10")]
+        count: NonZeroU32,
+    },
+    /// Stop the running daemon.
+    Shutdown,
+    /// Two nodes on temporary repos connect by multiaddr over tcp, quic-v1, ws and wss.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum SwarmCommand {
+    /// Connect to a peer by multiaddr (ending in /p2p/<peer id> to check who answers).
+    Connect {
+        /// The peer's multiaddr.
+        addr: Multiaddr,
+    },
+    /// List connected peers, one MULTIADDR/p2p/ID a line.
+    Peers,
+    /// List addresses.
+    Addrs {
+        #[command(subcommand)]
+        command: AddrsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AddrsCommand {
+    /// The daemon's listen addresses.
+    Local {
+        /// Append /p2p/<peer id> to each.
+        #[arg(long)]
+        id: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Server,
+    Test,
+}
+
+impl From<ProfileArg> for InitProfile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Server => InitProfile::Server,
+            ProfileArg::Test => InitProfile::Test,
+        }
+    }
+}
+
+/// A ping target: a peer id becomes `/p2p/<id>`.
+fn parse_target(s: &str) -> Result<Multiaddr, String> {
+    if let Ok(peer) = PeerId::from_str(s) {
+        return Ok(Multiaddr::empty().with(Protocol::P2p(peer)));
+    }
+    Multiaddr::from_str(s).map_err(|e| format!("not a peer id or multiaddr: {e}"))
+}
+
+/// Parses a filter rule for clap.
+pub(crate) fn parse_rule(s: &str) -> Result<Rule, String> {
+    Rule::from_str(s).map_err(|e| e.to_string())
+}
+
+fn repo_dir(repo: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match repo {
+        Some(dir) => Ok(dir),
+        None => {
+            let home = std::env::var_os("HOME").context("no --repo given and HOME is not set")?;
+            Ok(PathBuf::from(home).join(".switchboard"))
+        }
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = repo_dir(cli.repo)?;
+    match cli.command {
+        Command::Init { profile } => {
+            let repo = Repo::init(&dir, profile.into())?;
+            println!("initialized switchboard repo at {}", dir.display());
+            println!("peer identity: {}", repo.keypair().public().to_peer_id());
+            Ok(())
+        }
+        Command::Daemon(args) => runtime()?.block_on(daemon::run(&dir, args)),
+        Command::Demo => runtime()?.block_on(demo::run()),
+        Command::Id => {
+            let id = Client::for_repo(&dir)?.id()?;
+            println!("{}", serde_json::to_string_pretty(&id)?);
+            Ok(())
+        }
+        Command::Swarm { command } => {
+            let client = Client::for_repo(&dir)?;
+            match command {
+                SwarmCommand::Connect { addr } => {
+                    for line in client.swarm_connect(&addr)? {
+                        println!("{line}");
+                    }
+                }
+                SwarmCommand::Peers => {
+                    for peer in client.swarm_peers()?.peers {
+                        println!("{}/p2p/{}", peer.addr, peer.peer);
+                    }
+                }
+                SwarmCommand::Addrs {
+                    command: AddrsCommand::Local { id },
+                } => {
+                    for addr in client.swarm_addrs_local(id)? {
+                        println!("{addr}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Ping { target, count } => {
+            let arg = match target.iter().collect::<Vec<_>>().as_slice() {
+                [Protocol::P2p(peer)] => peer.to_string(),
+                _ => target.to_string(),
+            };
+            for line in Client::for_repo(&dir)?.ping(&arg, count.get())? {
+                if !line.success {
+                    anyhow::bail!("{}", line.text);
+                }
+                if line.text.is_empty() {
+                    println!("Pong received: time={:.2} ms", line.time as f64 / 1e6);
+                } else {
+                    println!("{}", line.text);
+                }
+            }
+            Ok(())
+        }
+        Command::Shutdown => Ok(Client::for_repo(&dir)?.shutdown()?),
+    }
+}
