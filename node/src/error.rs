@@ -143,17 +143,23 @@ pub enum PingError {
     },
 }
 
-/// An error and its sources, joined with `: `, for one readable line.
+/// An error and its sources on one line: each message's lines joined with `; `, empty and
+/// repeated messages left out, the rest joined with `: `.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e
+            .to_string()
+            .lines()
+            .map(|l| l.trim().trim_start_matches("- ").trim_end_matches(':'))
+            .filter(|l| !l.is_empty() && *l != "Multiple dial errors occurred")
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        source = e.source();
+        next = e.source();
     }
-    text
+    parts.join(": ")
 }

@@ -44,6 +44,8 @@ pub enum Event {
         agent_version: String,
         /// The protocols it answers.
         protocols: Vec<String>,
+        /// The addresses it advertises.
+        listen_addrs: Vec<Multiaddr>,
     },
 }
 

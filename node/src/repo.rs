@@ -38,13 +38,16 @@ pub enum RepoError {
         reason: String,
     },
     /// `config.toml` is not valid.
-    #[error("invalid config {path}: {source}")]
+    #[error("invalid config {path}, line {line} `{text}`: {message}")]
     Config {
         /// The file.
         path: PathBuf,
-        /// The parse error, with line and column.
-        #[source]
-        source: Box<toml::de::Error>,
+        /// The line (from 1) where the problem is.
+        line: usize,
+        /// That line's text.
+        text: String,
+        /// What is wrong.
+        message: String,
     },
     /// The `/wss` certificate could not be read or generated.
     #[error("certificate in repo {path}")]
@@ -133,10 +136,7 @@ impl Repo {
         })?;
         let config_path = path.join(CONFIG);
         let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
-        let config = toml::from_str(&text).map_err(|e| RepoError::Config {
-            path: config_path,
-            source: Box::new(e),
-        })?;
+        let config = toml::from_str(&text).map_err(|e| config_error(config_path, &text, &e))?;
         Ok(Self {
             path,
             keypair,
@@ -236,6 +236,19 @@ impl Repo {
                 source: e,
             }),
         }
+    }
+}
+
+/// A parse error as one line: where, the offending line, and what is wrong.
+fn config_error(path: PathBuf, text: &str, error: &toml::de::Error) -> RepoError {
+    let offset = error.span().map_or(0, |span| span.start);
+    let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+    let text = text.lines().nth(line - 1).unwrap_or("").trim().to_owned();
+    RepoError::Config {
+        path,
+        line,
+        text,
+        message: error.message().trim().to_owned(),
     }
 }
 

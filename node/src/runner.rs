@@ -353,6 +353,7 @@ impl Runner {
                     peer: peer_id,
                     agent_version: info.agent_version,
                     protocols: info.protocols.iter().map(|p| p.to_string()).collect(),
+                    listen_addrs: info.listen_addrs,
                 });
             }
             _ => {}

@@ -1,6 +1,11 @@
 //! TCP, upgraded with noise and/or TLS and yamux.
 
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
 use libp2p::Multiaddr;
+use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::multiaddr::Protocol;
 
 use crate::{
@@ -67,9 +72,71 @@ impl Transport for Tcp {
         match ctx.runtime() {
             Runtime::Tokio => {
                 let config = libp2p::tcp::Config::new().nodelay(self.nodelay);
-                let tcp = crate::dns(|| libp2p::tcp::tokio::Transport::new(config.clone()));
+                let tcp = crate::dns(|| ExclusivePort::new(config.clone()));
                 crate::upgrade::stream_transport(tcp, ctx, Kind::Tcp)
             }
         }
+    }
+}
+
+/// A TCP transport whose listeners refuse a port another process already listens on.
+///
+/// libp2p-tcp sets `SO_REUSEPORT` on listeners (for port reuse when dialing), so a second
+/// daemon on the same port would silently share it with the first and get half its
+/// connections. A probe bind without `SO_REUSEPORT` fails on such a port; then the listen
+/// fails with "address in use" as an operator expects.
+pub(crate) struct ExclusivePort(pub(crate) libp2p::tcp::tokio::Transport);
+
+impl ExclusivePort {
+    pub(crate) fn new(config: libp2p::tcp::Config) -> Self {
+        Self(libp2p::tcp::tokio::Transport::new(config))
+    }
+}
+
+impl libp2p::Transport for ExclusivePort {
+    type Output = <libp2p::tcp::tokio::Transport as libp2p::Transport>::Output;
+    type Error = std::io::Error;
+    type ListenerUpgrade = <libp2p::tcp::tokio::Transport as libp2p::Transport>::ListenerUpgrade;
+    type Dial = <libp2p::tcp::tokio::Transport as libp2p::Transport>::Dial;
+
+    fn listen_on(
+        &mut self,
+        id: ListenerId,
+        addr: Multiaddr,
+    ) -> Result<(), TransportError<Self::Error>> {
+        let socket = match protocols(&addr).as_slice() {
+            [Protocol::Ip4(ip), Protocol::Tcp(port)] if *port != 0 => {
+                Some(SocketAddr::from((*ip, *port)))
+            }
+            [Protocol::Ip6(ip), Protocol::Tcp(port)] if *port != 0 => {
+                Some(SocketAddr::from((*ip, *port)))
+            }
+            _ => None,
+        };
+        if let Some(Err(e)) = socket.map(std::net::TcpListener::bind) {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                return Err(TransportError::Other(e));
+            }
+        }
+        self.0.listen_on(id, addr)
+    }
+
+    fn remove_listener(&mut self, id: ListenerId) -> bool {
+        self.0.remove_listener(id)
+    }
+
+    fn dial(
+        &mut self,
+        addr: Multiaddr,
+        opts: DialOpts,
+    ) -> Result<Self::Dial, TransportError<Self::Error>> {
+        self.0.dial(addr, opts)
+    }
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
+        Pin::new(&mut self.0).poll(cx)
     }
 }

@@ -142,7 +142,7 @@ impl Transport for WebSocket {
         match ctx.runtime() {
             Runtime::Tokio => {
                 let config = libp2p::tcp::Config::new().nodelay(true);
-                let tcp = crate::dns(|| libp2p::tcp::tokio::Transport::new(config.clone()));
+                let tcp = crate::dns(|| crate::tcp::ExclusivePort::new(config.clone()));
                 let mut ws = libp2p::websocket::Config::new(tcp);
                 ws.set_tls_config(self.tls_config()?);
                 crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)

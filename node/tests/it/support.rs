@@ -1,0 +1,204 @@
+//! Helpers shared by the tests: deadlines, daemons as child processes, addresses by transport.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+
+/// How long any one condition may take before a test fails.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The `switchboard` binary under test.
+pub(crate) fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+/// Polls `check` until it returns `Some`, failing the test after [`DEADLINE`].
+pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::yield_now();
+        // A short park between polls of another process's state; the deadline bounds the wait.
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// Which transport a listen address belongs to, as the matrix names them.
+pub(crate) fn transport_of(addr: &Multiaddr) -> &'static str {
+    let mut name = "tcp";
+    for protocol in addr.iter() {
+        name = match protocol {
+            Protocol::QuicV1 => "quic-v1",
+            Protocol::Wss(_) | Protocol::Tls => "wss",
+            Protocol::Ws(_) if name != "wss" => "ws",
+            _ => name,
+        };
+    }
+    name
+}
+
+/// Runs `switchboard` with `args` on `repo` and waits for it.
+pub(crate) fn run(repo: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("switchboard runs")
+}
+
+/// Runs `switchboard` and returns stdout, failing the test with stderr when it fails.
+pub(crate) fn run_ok(repo: &Path, args: &[&str]) -> String {
+    let out = run(repo, args);
+    assert!(
+        out.status.success(),
+        "switchboard {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs `switchboard`, expects failure, and returns its stderr (which must be one line).
+pub(crate) fn run_err(repo: &Path, args: &[&str]) -> String {
+    let out = run(repo, args);
+    assert!(
+        !out.status.success(),
+        "switchboard {args:?} should have failed"
+    );
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 output");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line of error, got: {stderr}"
+    );
+    stderr.trim_end().to_owned()
+}
+
+/// A `switchboard daemon` child process, stopped with SIGTERM when dropped.
+pub(crate) struct Daemon {
+    child: Child,
+    pub(crate) repo: PathBuf,
+    pub(crate) stdout: Vec<String>,
+}
+
+impl Daemon {
+    /// Starts a daemon on `repo` (with `prefix` before the binary, e.g. `ip netns exec ns`)
+    /// and waits for "Daemon is ready".
+    pub(crate) fn start_with(prefix: &[&str], repo: &Path, args: &[&str]) -> Self {
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = command
+            .arg("--repo")
+            .arg(repo)
+            .arg("daemon")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("daemon starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match rx.recv_timeout(left) {
+                Ok(line) if line == "Daemon is ready" => break,
+                Ok(line) => lines.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "daemon on {} did not become ready; stdout so far: {lines:?}",
+                        repo.display()
+                    );
+                }
+            }
+        }
+        Self {
+            child,
+            repo: repo.to_owned(),
+            stdout: lines,
+        }
+    }
+
+    pub(crate) fn start(repo: &Path, args: &[&str]) -> Self {
+        Self::start_with(&[], repo, args)
+    }
+
+    /// The listen address of `transport` from `swarm addrs local --id`.
+    pub(crate) fn addr(&self, transport: &str) -> Multiaddr {
+        run_ok(&self.repo, &["swarm", "addrs", "local", "--id"])
+            .lines()
+            .map(|l| l.parse::<Multiaddr>().expect("a multiaddr per line"))
+            .find(|a| transport_of(a) == transport)
+            .unwrap_or_else(|| panic!("no {transport} listen address"))
+    }
+
+    /// The peer id from `id`.
+    pub(crate) fn peer_id(&self) -> String {
+        let id: serde_json::Value =
+            serde_json::from_str(&run_ok(&self.repo, &["id"])).expect("id is JSON");
+        id["ID"].as_str().expect("ID is a string").to_owned()
+    }
+
+    /// `Some` once the process has exited.
+    pub(crate) fn exited(&mut self) -> Option<()> {
+        matches!(self.child.try_wait(), Ok(Some(_))).then_some(())
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it to exit.
+    pub(crate) fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// `switchboard init --profile test` in a fresh directory under `tmp`.
+pub(crate) fn init_repo(tmp: &Path, name: &str) -> PathBuf {
+    let repo = tmp.join(name);
+    run_ok(&repo, &["init", "--profile", "test"]);
+    repo
+}
