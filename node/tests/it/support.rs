@@ -45,19 +45,34 @@ pub(crate) fn transport_of(addr: &Multiaddr) -> &'static str {
     name
 }
 
+/// `switchboard`, or `prefix… switchboard` (e.g. `ip netns exec <ns> switchboard`).
+fn command(prefix: &[String]) -> Command {
+    match prefix.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    }
+}
+
 /// Runs `switchboard` with `args` on `repo` and waits for it.
 pub(crate) fn run(repo: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("switchboard runs")
+    run_in(&[], repo, args)
+}
+
+fn run_in(prefix: &[String], repo: &Path, args: &[&str]) -> Output {
+    command(prefix).arg("--repo").arg(repo).args(args).output().expect("switchboard runs")
 }
 
 /// Runs `switchboard` and returns stdout, failing the test with stderr when it fails.
 pub(crate) fn run_ok(repo: &Path, args: &[&str]) -> String {
-    let out = run(repo, args);
+    run_ok_in(&[], repo, args)
+}
+
+fn run_ok_in(prefix: &[String], repo: &Path, args: &[&str]) -> String {
+    let out = run_in(prefix, repo, args);
     assert!(
         out.status.success(),
         "switchboard {args:?} failed: {}",
@@ -85,6 +100,7 @@ pub(crate) fn run_err(repo: &Path, args: &[&str]) -> String {
 /// A `switchboard daemon` child process, stopped with SIGTERM when dropped.
 pub(crate) struct Daemon {
     child: Child,
+    prefix: Vec<String>,
     pub(crate) repo: PathBuf,
     pub(crate) stdout: Vec<String>,
 }
@@ -93,15 +109,8 @@ impl Daemon {
     /// Starts a daemon on `repo` (with `prefix` before the binary, e.g. `ip netns exec ns`)
     /// and waits for "Daemon is ready".
     pub(crate) fn start_with(prefix: &[&str], repo: &Path, args: &[&str]) -> Self {
-        let mut command = match prefix.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(bin());
-                c
-            }
-            None => Command::new(bin()),
-        };
-        let mut child = command
+        let prefix: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        let mut child = command(&prefix)
             .arg("--repo")
             .arg(repo)
             .arg("daemon")
@@ -138,6 +147,7 @@ impl Daemon {
         }
         Self {
             child,
+            prefix,
             repo: repo.to_owned(),
             stdout: lines,
         }
@@ -149,7 +159,7 @@ impl Daemon {
 
     /// The listen address of `transport` from `swarm addrs local --id`.
     pub(crate) fn addr(&self, transport: &str) -> Multiaddr {
-        run_ok(&self.repo, &["swarm", "addrs", "local", "--id"])
+        self.run_ok(&["swarm", "addrs", "local", "--id"])
             .lines()
             .map(|l| l.parse::<Multiaddr>().expect("a multiaddr per line"))
             .find(|a| transport_of(a) == transport)
@@ -159,8 +169,13 @@ impl Daemon {
     /// The peer id from `id`.
     pub(crate) fn peer_id(&self) -> String {
         let id: serde_json::Value =
-            serde_json::from_str(&run_ok(&self.repo, &["id"])).expect("id is JSON");
+            serde_json::from_str(&self.run_ok(&["id"])).expect("id is JSON");
         id["ID"].as_str().expect("ID is a string").to_owned()
+    }
+
+    /// Runs a client command against this daemon (in its network namespace, if any).
+    pub(crate) fn run_ok(&self, args: &[&str]) -> String {
+        run_ok_in(&self.prefix, &self.repo, args)
     }
 
     /// `Some` once the process has exited.
