@@ -54,6 +54,17 @@ enum Command {
         #[arg(short = 'n', long, default_value = "10")]
         count: NonZeroU32,
     },
+    /// Show or set a config.toml value by dotted key, like `ipfs config`; a running daemon
+    /// picks changes up when it restarts.
+    Config {
+        /// The key, such as `discovery.mdns` or `websocket.trust`.
+        key: String,
+        /// The new value: a string, or JSON with `--json`.
+        value: Option<String>,
+        /// Parse the value as JSON (`true`, `10`, `["a", "b"]`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop the running daemon.
     Shutdown,
     /// Two nodes on temporary repos connect by multiaddr over tcp, quic-v1, ws and wss.
@@ -234,5 +245,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Shutdown => Ok(Client::for_repo(&dir)?.shutdown()?),
+        Command::Config {
+            key, value: None, ..
+        } => {
+            let value = Repo::config_value(&dir, &key)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            Ok(())
+        }
+        Command::Config {
+            key,
+            value: Some(value),
+            json,
+        } => {
+            let value: toml::Value = if json {
+                let json: serde_json::Value = serde_json::from_str(&value)
+                    .with_context(|| format!("`{value}` is not JSON"))?;
+                toml::Value::try_from(json).context("the JSON value has no TOML form (null?)")?
+            } else {
+                toml::Value::String(value)
+            };
+            Ok(Repo::set_config_value(&dir, &key, value)?)
+        }
     }
 }

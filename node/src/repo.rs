@@ -49,6 +49,17 @@ pub enum RepoError {
         /// What is wrong.
         message: String,
     },
+    /// The config has no such key.
+    #[error("no config key `{0}`")]
+    ConfigKey(String),
+    /// The value does not fit the key.
+    #[error("invalid value for `{key}`: {message}")]
+    ConfigValue {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The `/wss` certificate could not be read or generated.
     #[error("certificate in repo {path}")]
     Certificate {
@@ -221,6 +232,48 @@ impl Repo {
         let _ = std::fs::remove_file(self.path.join(API));
     }
 
+    /// The value at a dotted `key` of `config.toml` (`discovery.mdns`), with defaults filled in.
+    /// Reads without locking, like `ipfs config KEY`.
+    pub fn config_value(path: &Path, key: &str) -> Result<toml::Value, RepoError> {
+        let config_path = path.join(CONFIG);
+        let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| config_error(config_path.clone(), &text, &e))?;
+        let mut value = toml::Value::try_from(&config).expect("the config type always serialises");
+        for part in key.split('.') {
+            value = value
+                .get(part)
+                .cloned()
+                .ok_or_else(|| RepoError::ConfigKey(key.to_owned()))?;
+        }
+        Ok(value)
+    }
+
+    /// Sets a dotted `key` of `config.toml` to `value`, refusing a value the daemon could not
+    /// read back. Writes without locking (atomically), like `ipfs config KEY VALUE`; a running
+    /// daemon sees the change when it restarts.
+    pub fn set_config_value(path: &Path, key: &str, value: toml::Value) -> Result<(), RepoError> {
+        let config_path = path.join(CONFIG);
+        let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| config_error(config_path.clone(), &text, &e))?;
+        let mut root = toml::Value::try_from(&config).expect("the config type always serialises");
+        let mut slot = &mut root;
+        for part in key.split('.') {
+            slot = slot
+                .as_table_mut()
+                .and_then(|t| t.get_mut(part))
+                .ok_or_else(|| RepoError::ConfigKey(key.to_owned()))?;
+        }
+        *slot = value;
+        let new_text = toml::to_string_pretty(&root).expect("a toml value always serialises");
+        toml::from_str::<Config>(&new_text).map_err(|e| RepoError::ConfigValue {
+            key: key.to_owned(),
+            message: e.message().trim().to_owned(),
+        })?;
+        write_atomic(&config_path, new_text.as_bytes(), 0o644)
+    }
+
     /// Where the daemon on the repo at `path` serves its RPC API, if one has said so. Reads
     /// without locking: clients use it while the daemon holds the lock.
     pub fn api_addr(path: &Path) -> Result<Option<Multiaddr>, RepoError> {
@@ -355,6 +408,41 @@ mod tests {
         assert_eq!(
             std::fs::read(dir.path().join(IDENTITY)).expect("read"),
             b"not a key"
+        );
+    }
+
+    #[test]
+    fn config_values_are_read_set_and_validated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Repo::init(dir.path(), InitProfile::Test).expect("init"));
+        assert_eq!(
+            Repo::config_value(dir.path(), "discovery.mdns").expect("get"),
+            toml::Value::Boolean(false)
+        );
+        Repo::set_config_value(dir.path(), "discovery.mdns", toml::Value::Boolean(true))
+            .expect("set");
+        assert!(
+            Repo::open(dir.path())
+                .expect("open")
+                .config()
+                .discovery
+                .mdns
+        );
+        let bad = Repo::set_config_value(
+            dir.path(),
+            "discovery.mdns",
+            toml::Value::String("yes".into()),
+        );
+        assert!(matches!(bad, Err(RepoError::ConfigValue { .. })));
+        let unknown =
+            Repo::set_config_value(dir.path(), "discovery.nope", toml::Value::Boolean(true));
+        assert!(matches!(unknown, Err(RepoError::ConfigKey(_))));
+        assert!(
+            Repo::open(dir.path())
+                .expect("still readable")
+                .config()
+                .discovery
+                .mdns
         );
     }
 

@@ -18,14 +18,20 @@ struct Lan {
 }
 
 fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().expect("`ip` (iproute2) is installed");
+    let status = Command::new("ip")
+        .args(args)
+        .status()
+        .expect("`ip` (iproute2) is installed");
     assert!(status.success(), "ip {args:?} failed");
 }
 
 impl Lan {
     fn new() -> Self {
         let id = std::process::id() % 100_000;
-        let lan = Lan { namespaces: [format!("sb{id}a"), format!("sb{id}b")], bridge: format!("sbbr{id}") };
+        let lan = Lan {
+            namespaces: [format!("sb{id}a"), format!("sb{id}b")],
+            bridge: format!("sbbr{id}"),
+        };
         // Teardown runs even if setup fails halfway.
         ip(&["link", "add", &lan.bridge, "type", "bridge"]);
         ip(&["link", "set", &lan.bridge, "up"]);
@@ -56,12 +62,17 @@ impl Drop for Lan {
         for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// A test-profile repo with mDNS on, listening on its host's LAN address.
@@ -78,7 +89,10 @@ fn lan_repo(tmp: &Path, name: &str, host: u8) -> std::path::PathBuf {
 
 #[test]
 fn daemons_on_one_lan_discover_each_other() {
-    assert!(is_root(), "this test builds network namespaces and must run as root");
+    assert!(
+        is_root(),
+        "this test builds network namespaces and must run as root"
+    );
     let tmp = tempfile::tempdir().expect("tempdir");
     let lan = Lan::new();
     let a = Daemon::start_with(&lan.exec(0), &lan_repo(tmp.path(), "a", 1), &[]);
@@ -87,7 +101,10 @@ fn daemons_on_one_lan_discover_each_other() {
     for (daemon, other) in [(&a, &b_id), (&b, &a_id)] {
         eventually("mDNS discovery", || {
             let peers = daemon.run_ok(&["swarm", "peers"]);
-            peers.lines().any(|l| l.starts_with("/ip4/198.18.0.") && l.ends_with(&format!("/p2p/{other}"))).then_some(())
+            peers
+                .lines()
+                .any(|l| l.starts_with("/ip4/198.18.0.") && l.ends_with(&format!("/p2p/{other}")))
+                .then_some(())
         });
     }
     a.stop();

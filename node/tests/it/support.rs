@@ -63,7 +63,12 @@ pub(crate) fn run(repo: &Path, args: &[&str]) -> Output {
 }
 
 fn run_in(prefix: &[String], repo: &Path, args: &[&str]) -> Output {
-    command(prefix).arg("--repo").arg(repo).args(args).output().expect("switchboard runs")
+    command(prefix)
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("switchboard runs")
 }
 
 /// Runs `switchboard` and returns stdout, failing the test with stderr when it fails.

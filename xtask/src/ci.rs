@@ -1,0 +1,140 @@
+//! `cargo xtask ci`.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::{cargo, exec};
+
+/// System tools the tests need: (command, Debian package).
+const TOOLS: &[(&str, &str)] = &[("ip", "iproute2")];
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    install_missing_tools()?;
+    step("fmt", || {
+        exec(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    step("clippy", || {
+        exec(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("test", || {
+        exec(cargo().args(["test", "--workspace", "--locked"]))
+    })?;
+    step("demo", || {
+        exec(cargo().args([
+            "run",
+            "--locked",
+            "-q",
+            "-p",
+            "switchboard-node",
+            "--bin",
+            "switchboard",
+            "--",
+            "demo",
+        ]))
+    })?;
+    step("example direct_dial", || {
+        exec(cargo().args([
+            "run",
+            "--locked",
+            "-q",
+            "-p",
+            "switchboard-examples",
+            "--example",
+            "direct_dial",
+        ]))
+    })?;
+    step(
+        "example discover_localhost (in a network namespace)",
+        discover_in_namespace,
+    )?;
+    step("matrix", || {
+        let json = crate::target_dir().join("matrix.json");
+        let args = crate::matrix::Args::everything(json);
+        let rows = crate::matrix::run(&args)?;
+        anyhow::ensure!(rows.iter().all(|r| r.ok), "matrix rows failed");
+        Ok(())
+    })?;
+    println!("\nxtask ci: every step passed");
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    println!("\n==> {name}");
+    let started = Instant::now();
+    let result = f();
+    println!(
+        "<== {name}: {} in {:.1} s",
+        if result.is_ok() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    result
+}
+
+fn has(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Installs the Debian packages of missing tools (CI runs as root on Debian).
+fn install_missing_tools() -> anyhow::Result<()> {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(cmd, _)| !has(cmd))
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("==> installing {}", missing.join(" "));
+    exec(Command::new("apt-get").arg("update").arg("-q"))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing),
+    )
+}
+
+/// Runs the mDNS example inside a network namespace of its own, whose only link is a veth pair
+/// with both ends inside, so its multicast never reaches a real interface.
+fn discover_in_namespace() -> anyhow::Result<()> {
+    exec(cargo().args([
+        "build",
+        "--locked",
+        "-q",
+        "-p",
+        "switchboard-examples",
+        "--example",
+        "discover_localhost",
+    ]))?;
+    let example = crate::target_dir().join("debug/examples/discover_localhost");
+    let ns = format!("sbex{}", std::process::id() % 100_000);
+    let ip = |args: &[&str]| exec(Command::new("ip").args(args));
+    let result = (|| {
+        ip(&["netns", "add", &ns])?;
+        ip(&[
+            "-n", &ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
+        ])?;
+        ip(&["-n", &ns, "addr", "add", "198.18.7.1/24", "dev", "lan0"])?;
+        for link in ["lan0", "lan1", "lo"] {
+            ip(&["-n", &ns, "link", "set", link, "up"])?;
+        }
+        ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "lan0"])?;
+        exec(
+            Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .arg(&example),
+        )
+    })();
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    result
+}
