@@ -145,8 +145,11 @@ pub enum Decision<'a> {
 
 /// An address refused by a [`Policy`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{scope} {addr} denied by filter rule `{rule}`")]
-pub struct Denied {
+#[error("{} {} denied by filter rule `{}`", .0.scope, .0.addr, .0.rule)]
+pub struct Denied(Box<DeniedInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DeniedInner {
     rule: String,
     scope: Scope,
     addr: Multiaddr,
@@ -156,22 +159,22 @@ pub struct Denied {
 impl Denied {
     /// The name of the rule that denied, or `default` for the policy's default.
     pub fn rule(&self) -> &str {
-        &self.rule
+        &self.0.rule
     }
 
     /// Where the address was denied.
     pub fn scope(&self) -> Scope {
-        self.scope
+        self.0.scope
     }
 
     /// The denied address.
     pub fn addr(&self) -> &Multiaddr {
-        &self.addr
+        &self.0.addr
     }
 
     /// The peer, if known.
     pub fn peer(&self) -> Option<PeerId> {
-        self.peer
+        self.0.peer
     }
 }
 
@@ -259,12 +262,12 @@ impl Policy {
     ) -> Result<(), Denied> {
         match self.decide(scope, addr, peer) {
             Decision::Allow(_) | Decision::Undecided => Ok(()),
-            Decision::Deny(rule) => Err(Denied {
+            Decision::Deny(rule) => Err(Denied(Box::new(DeniedInner {
                 rule: rule.map_or_else(|| "default".to_owned(), Rule::name),
                 scope,
                 addr: addr.clone(),
                 peer: Target::new(addr, peer).peer(),
-            }),
+            }))),
         }
     }
 }

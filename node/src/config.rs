@@ -183,6 +183,16 @@ mod tests {
         }
     }
 
+    /// The annotated example in README.md is a valid config.
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("README has a toml block") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("the block ends");
+        let config: Config = toml::from_str(&readme[start..end]).expect("README config parses");
+        assert_eq!(config.filters.rules().len(), 2);
+    }
+
     #[test]
     fn partial_config_takes_defaults() {
         let config: Config = toml::from_str("[discovery]\nmdns = false\n").expect("parse");

@@ -210,17 +210,13 @@ impl Runner {
             Some(Protocol::P2p(peer)) => Some(peer),
             _ => None,
         };
-        let checked = self
-            .policy
-            .check(Scope::Dial, &addr, None)
-            .map_err(DialError::from)
-            .and_then(|()| {
-                dialer(&self.transports, &addr)
-                    .map(drop)
-                    .map_err(DialError::from)
-            });
-        if let Err(e) = checked {
-            let _ = reply.send(Err(e));
+        // Refusals known before dialing get their own typed errors, not a transport failure.
+        if let Err(denied) = self.policy.check(Scope::Dial, &addr, None) {
+            let _ = reply.send(Err(denied.into()));
+            return;
+        }
+        if let Err(unsupported) = dialer(&self.transports, &addr) {
+            let _ = reply.send(Err(unsupported.into()));
             return;
         }
         let opts = match expected {

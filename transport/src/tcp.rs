@@ -113,10 +113,10 @@ impl libp2p::Transport for ExclusivePort {
             }
             _ => None,
         };
-        if let Some(Err(e)) = socket.map(std::net::TcpListener::bind) {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                return Err(TransportError::Other(e));
-            }
+        if let Some(Err(e)) = socket.map(std::net::TcpListener::bind)
+            && e.kind() == std::io::ErrorKind::AddrInUse
+        {
+            return Err(TransportError::Other(e));
         }
         self.0.listen_on(id, addr)
     }
