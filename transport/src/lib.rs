@@ -96,6 +96,9 @@ fn is_ip(p: &Protocol<'_>) -> bool {
     matches!(p, Protocol::Ip4(_) | Protocol::Ip6(_))
 }
 
+#[cfg(test)]
+mod tests;
+
 /// Wraps `make()` so that `/dns`, `/dns4` and `/dns6` dials are resolved with the system
 /// resolver; without a usable system configuration, DNS dials fail and IP dials still work.
 fn dns<T: libp2p::Transport>(make: impl Fn() -> T) -> libp2p::dns::tokio::Transport<T> {

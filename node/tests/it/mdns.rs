@@ -52,8 +52,17 @@ impl Lan {
         lan
     }
 
-    fn exec(&self, i: usize) -> [&str; 4] {
-        ["ip", "netns", "exec", &self.namespaces[i]]
+    /// The command prefix that runs a program on host `i`, logging what mDNS does (to the
+    /// test's stderr, for when discovery fails).
+    fn exec(&self, i: usize) -> [&str; 6] {
+        [
+            "ip",
+            "netns",
+            "exec",
+            &self.namespaces[i],
+            "env",
+            "RUST_LOG=libp2p_mdns=debug,switchboard_node=info",
+        ]
     }
 }
 

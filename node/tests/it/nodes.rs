@@ -108,6 +108,37 @@ async fn ipv6_loopback_works_too() {
     drop(b);
 }
 
+/// `/tls/ws` is the same secure websocket as `/wss`, in the form go-libp2p and js-libp2p print.
+#[tokio::test]
+async fn tls_ws_form_listens_and_dials() {
+    let cert = transport::Certificate::self_signed(["127.0.0.1".into()]).expect("certificate");
+    let trusted = WebSocket::new()
+        .with_trusted(cert.chain_pem())
+        .expect("trust");
+    let a = daemon(&["/ip4/127.0.0.1/tcp/0/tls/ws"])
+        .with_transport(Arc::new(WebSocket::new().with_certificate(cert)))
+        .build()
+        .await
+        .expect("a");
+    let addr = addr_of(&a, "wss").await;
+    assert!(addr.iter().any(|p| p == Protocol::Tls), "{addr}");
+    let b = daemon(&[])
+        .with_transport(Arc::new(trusted))
+        .build()
+        .await
+        .expect("b");
+    assert_eq!(b.connect(addr.clone()).await, Ok(a.peer_id()));
+
+    // Without the certificate trusted, the TLS handshake fails and says so.
+    let stranger = daemon(&[]).build().await.expect("stranger");
+    match stranger.connect(addr).await {
+        Err(DialError::Unreachable { reason, .. }) => {
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}")
+        }
+        other => panic!("expected a certificate failure, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn wrong_peer_id_is_typed() {
     let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
