@@ -170,7 +170,7 @@ impl Runner {
                     let _ = reply.send(Ok(peer));
                     return;
                 }
-                let opts = DialOpts::peer_id(peer).build();
+                let opts = DialOpts::peer_id(peer).allocate_new_port().build();
                 self.dial(
                     opts,
                     Multiaddr::empty().with(Protocol::P2p(peer)),
@@ -231,12 +231,22 @@ impl Runner {
             Some(peer) => DialOpts::peer_id(peer)
                 .addresses(vec![addr.clone()])
                 .condition(PeerCondition::Always)
+                .allocate_new_port()
                 .build(),
-            None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+            None => DialOpts::unknown_peer_id()
+                .address(addr.clone())
+                .allocate_new_port()
+                .build(),
         };
         self.dial(opts, addr, expected, reply);
     }
 
+    /// Starts a dial and remembers who waits for it.
+    ///
+    /// Every dial gets a fresh local port. libp2p's default dials from the listening port, so
+    /// two peers dialing each other at once (both discovered each other by mDNS, or two
+    /// operators ran `swarm connect` together) share one TCP 4-tuple: a simultaneous open that
+    /// both ends take for an outbound connection, and the security handshake stalls.
     fn dial(
         &mut self,
         opts: DialOpts,
@@ -356,7 +366,8 @@ impl Runner {
         }
     }
 
-    /// Dials a peer mDNS found, unless connected already or the address is refused.
+    /// Dials a peer mDNS found, unless connected already or the address is refused; from a
+    /// fresh port, as [`Runner::dial`] explains.
     fn dial_discovered(&mut self, peer: PeerId, addr: Multiaddr) {
         if self.swarm.is_connected(&peer)
             || self.policy.check(Scope::Dial, &addr, Some(peer)).is_err()
@@ -367,6 +378,7 @@ impl Runner {
         let opts = DialOpts::peer_id(peer)
             .addresses(vec![addr])
             .condition(PeerCondition::DisconnectedAndNotDialing)
+            .allocate_new_port()
             .build();
         if let Err(e) = self.swarm.dial(opts) {
             tracing::debug!(%peer, error = %e, "not dialing discovered peer");

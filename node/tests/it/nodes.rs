@@ -163,6 +163,19 @@ async fn wrong_peer_id_is_typed() {
     assert!(b.peers().await.is_empty());
 }
 
+/// Two peers dialing each other at the same moment both succeed. (In one process the two dials
+/// rarely collide; two daemons that discover each other by mDNS do, which the mDNS test covers.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_dialing_each_other_at_once_both_connect() {
+    for _ in 0..10 {
+        let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
+        let b = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("b");
+        let (to_b, to_a) = (addr_of(&b, "tcp").await, addr_of(&a, "tcp").await);
+        let (ab, ba) = tokio::join!(a.connect(to_b), b.connect(to_a));
+        assert_eq!((ab, ba), (Ok(b.peer_id()), Ok(a.peer_id())));
+    }
+}
+
 #[tokio::test]
 async fn dial_without_peer_id_learns_it() {
     let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
