@@ -78,6 +78,27 @@ pub trait Transport: fmt::Debug + Send + Sync + 'static {
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError>;
 }
 
+/// The short name of the transport an address is for, as the matrix and the demo print it:
+/// `tcp`, `quic-v1`, `ws`, `wss` (also `/tls/ws`), `memory`; `None` for any other shape.
+pub fn label(addr: &Multiaddr) -> Option<&'static str> {
+    match protocols(addr).as_slice() {
+        [host, Protocol::Tcp(_)] if is_dial_host(host) => Some("tcp"),
+        [host, Protocol::Udp(_), Protocol::QuicV1] if is_dial_host(host) => Some("quic-v1"),
+        [host, Protocol::Tcp(_), Protocol::Ws(_)] if is_dial_host(host) => Some("ws"),
+        [host, Protocol::Tcp(_), Protocol::Wss(_)]
+        | [host, Protocol::Tcp(_), Protocol::Tls, Protocol::Ws(_)]
+        | [
+            host,
+            Protocol::Tcp(_),
+            Protocol::Tls,
+            Protocol::Sni(_),
+            Protocol::Ws(_),
+        ] if is_dial_host(host) => Some("wss"),
+        [Protocol::Memory(_)] => Some("memory"),
+        _ => None,
+    }
+}
+
 /// The protocols of `addr` with a trailing `/p2p/…` removed.
 fn protocols(addr: &Multiaddr) -> Vec<Protocol<'_>> {
     let mut protocols: Vec<_> = addr.iter().collect();

@@ -129,3 +129,22 @@ fn dialer_reports_the_filter_that_refused() {
         Ok(crate::Kind::Tcp)
     );
 }
+
+#[test]
+fn labels_name_the_transport() {
+    for (addr, label) in [
+        ("/ip4/127.0.0.1/tcp/1", Some("tcp")),
+        ("/ip6/::1/udp/1/quic-v1/p2p/X", Some("quic-v1")),
+        ("/dns4/example.com/tcp/80/ws", Some("ws")),
+        ("/ip4/127.0.0.1/tcp/1/tls/ws", Some("wss")),
+        ("/ip4/127.0.0.1/tcp/1/wss", Some("wss")),
+        ("/memory/3", Some("memory")),
+        ("/ip4/127.0.0.1/udp/1/webrtc-direct", None),
+    ] {
+        assert_eq!(
+            crate::label(&ma(&addr.replace("/p2p/X", PEER))),
+            label,
+            "{addr}"
+        );
+    }
+}

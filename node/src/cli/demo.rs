@@ -3,26 +3,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use libp2p::Multiaddr;
-use libp2p::multiaddr::Protocol;
 use switchboard_node::{Event, InitProfile, Node, Repo, profile};
 
 /// The transports the demo walks through, named as the matrix names them.
 const TRANSPORTS: [&str; 4] = ["tcp", "quic-v1", "ws", "wss"];
-
-/// Which of [`TRANSPORTS`] a listen address belongs to.
-fn transport_of(addr: &Multiaddr) -> &'static str {
-    let mut name = "tcp";
-    for protocol in addr.iter() {
-        name = match protocol {
-            Protocol::QuicV1 => "quic-v1",
-            Protocol::Wss(_) | Protocol::Tls => "wss",
-            Protocol::Ws(_) if name != "wss" => "ws",
-            _ => name,
-        };
-    }
-    name
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
@@ -63,7 +47,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     for transport in TRANSPORTS {
         let addr = a_addrs
             .iter()
-            .find(|addr| transport_of(addr) == transport)
+            .find(|addr| switchboard_node::transport::label(addr) == Some(transport))
             .with_context(|| format!("node A has no {transport} listener"))?
             .clone()
             .with_p2p(a.peer_id())

@@ -7,7 +7,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
-use libp2p::multiaddr::Protocol;
 
 /// How long any one condition may take before a test fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
@@ -33,16 +32,7 @@ pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) ->
 
 /// Which transport a listen address belongs to, as the matrix names them.
 pub(crate) fn transport_of(addr: &Multiaddr) -> &'static str {
-    let mut name = "tcp";
-    for protocol in addr.iter() {
-        name = match protocol {
-            Protocol::QuicV1 => "quic-v1",
-            Protocol::Wss(_) | Protocol::Tls => "wss",
-            Protocol::Ws(_) if name != "wss" => "ws",
-            _ => name,
-        };
-    }
-    name
+    switchboard_node::transport::label(addr).expect("an address of a known transport")
 }
 
 /// `switchboard`, or `prefix… switchboard` (e.g. `ip netns exec <ns> switchboard`).
