@@ -1,0 +1,314 @@
+//! Blocks: bytes and the CID that names them, verified to match.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use cid::Cid;
+use multihash::Multihash;
+use multihash_codetable::{Code, MultihashDigest};
+
+/// The largest block Switchboard stores or exchanges: 2 MiB, as Kubo and Helia.
+pub const MAX_BLOCK_SIZE: usize = 2 * 1024 * 1024;
+
+/// The IPLD codecs a CID may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// `raw` (0x55): bytes as they are.
+    Raw,
+    /// `dag-pb` (0x70): UnixFS and other protobuf DAGs.
+    DagPb,
+    /// `dag-cbor` (0x71).
+    DagCbor,
+    /// `dag-json` (0x0129).
+    DagJson,
+}
+
+impl Codec {
+    /// The multicodec code.
+    pub fn code(self) -> u64 {
+        match self {
+            Codec::Raw => 0x55,
+            Codec::DagPb => 0x70,
+            Codec::DagCbor => 0x71,
+            Codec::DagJson => 0x0129,
+        }
+    }
+
+    /// The codec of a multicodec code.
+    pub fn from_code(code: u64) -> Result<Self, BlockError> {
+        match code {
+            0x55 => Ok(Codec::Raw),
+            0x70 => Ok(Codec::DagPb),
+            0x71 => Ok(Codec::DagCbor),
+            0x0129 => Ok(Codec::DagJson),
+            other => Err(BlockError::UnsupportedCodec(other)),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Codec::Raw => "raw",
+            Codec::DagPb => "dag-pb",
+            Codec::DagCbor => "dag-cbor",
+            Codec::DagJson => "dag-json",
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = BlockError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Codec::Raw, Codec::DagPb, Codec::DagCbor, Codec::DagJson]
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| BlockError::UnknownName(s.to_owned()))
+    }
+}
+
+/// The hash functions a CID's multihash may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Hash {
+    /// `sha2-256` (0x12), the default everywhere.
+    Sha2_256,
+    /// `sha2-512` (0x13).
+    Sha2_512,
+    /// `blake3` (0x1e), 32-byte digests.
+    Blake3,
+    /// `identity` (0x00): the data itself, at most 64 bytes here.
+    Identity,
+}
+
+impl Hash {
+    /// The multihash code.
+    pub fn code(self) -> u64 {
+        match self {
+            Hash::Sha2_256 => 0x12,
+            Hash::Sha2_512 => 0x13,
+            Hash::Blake3 => 0x1e,
+            Hash::Identity => 0x00,
+        }
+    }
+
+    /// The hash of a multihash code.
+    pub fn from_code(code: u64) -> Result<Self, BlockError> {
+        match code {
+            code if code == Hash::Sha2_256.code() => Ok(Hash::Sha2_256),
+            code if code == Hash::Sha2_512.code() => Ok(Hash::Sha2_512),
+            code if code == Hash::Blake3.code() => Ok(Hash::Blake3),
+            code if code == Hash::Identity.code() => Ok(Hash::Identity),
+            other => Err(BlockError::UnsupportedHash(other)),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Hash::Sha2_256 => "sha2-256",
+            Hash::Sha2_512 => "sha2-512",
+            Hash::Blake3 => "blake3",
+            Hash::Identity => "identity",
+        }
+    }
+
+    fn digest(self, data: &[u8]) -> Result<Multihash<64>, BlockError> {
+        Ok(match self {
+            Hash::Sha2_256 => Code::Sha2_256.digest(data),
+            Hash::Sha2_512 => Code::Sha2_512.digest(data),
+            Hash::Blake3 => Code::Blake3_256.digest(data),
+            Hash::Identity => {
+                Multihash::wrap(0x00, data).map_err(|_| BlockError::IdentityTooLarge(data.len()))?
+            }
+        })
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Hash {
+    type Err = BlockError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Hash::Sha2_256, Hash::Sha2_512, Hash::Blake3, Hash::Identity]
+            .into_iter()
+            .find(|h| h.name() == s)
+            .ok_or_else(|| BlockError::UnknownName(s.to_owned()))
+    }
+}
+
+/// Why bytes and a CID do not make a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    /// The data does not hash to the CID.
+    #[error("block does not match its cid {0}")]
+    Mismatch(Cid),
+    /// The block is larger than [`MAX_BLOCK_SIZE`].
+    #[error("block of {0} bytes is over the 2 MiB limit")]
+    TooLarge(usize),
+    /// The CID names a codec Switchboard does not handle.
+    #[error("unsupported cid codec 0x{0:x}")]
+    UnsupportedCodec(u64),
+    /// The CID's multihash uses a hash Switchboard does not verify.
+    #[error("unsupported multihash 0x{0:x}")]
+    UnsupportedHash(u64),
+    /// An identity multihash longer than 64 bytes.
+    #[error("identity hash of {0} bytes (at most 64)")]
+    IdentityTooLarge(usize),
+    /// A codec or hash name that is not known.
+    #[error("unknown codec or hash name `{0}`")]
+    UnknownName(String),
+}
+
+/// Bytes and the CID that names them. Every `Block` has been verified: its data hashes to its
+/// CID, with a supported codec and hash, within [`MAX_BLOCK_SIZE`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Block {
+    cid: Cid,
+    data: Bytes,
+}
+
+impl fmt::Debug for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Block")
+            .field("cid", &self.cid.to_string())
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+impl Block {
+    /// Makes a CIDv1 for `data` with `codec` and `hash`.
+    pub fn encode(codec: Codec, hash: Hash, data: impl Into<Bytes>) -> Result<Self, BlockError> {
+        let data = data.into();
+        check_size(data.len())?;
+        let cid = Cid::new_v1(codec.code(), hash.digest(&data)?);
+        Ok(Self { cid, data })
+    }
+
+    /// Checks that `data` is the block `cid` names.
+    pub fn verify(cid: Cid, data: impl Into<Bytes>) -> Result<Self, BlockError> {
+        let data = data.into();
+        check_size(data.len())?;
+        Codec::from_code(cid.codec())?;
+        let hash = Hash::from_code(cid.hash().code())?;
+        let digest = hash.digest(&data)?;
+        // Truncated digests (a shorter multihash size) are compared on the prefix they keep.
+        let expected = cid.hash().digest();
+        if digest.digest().get(..expected.len()) != Some(expected) {
+            return Err(BlockError::Mismatch(cid));
+        }
+        Ok(Self { cid, data })
+    }
+
+    /// The CID.
+    pub fn cid(&self) -> &Cid {
+        &self.cid
+    }
+
+    /// The data.
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Into the CID and the data.
+    pub fn into_parts(self) -> (Cid, Bytes) {
+        (self.cid, self.data)
+    }
+}
+
+fn check_size(len: usize) -> Result<(), BlockError> {
+    if len > MAX_BLOCK_SIZE {
+        Err(BlockError::TooLarge(len))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that a CID names a supported codec and hash, before anything is asked for it.
+pub fn check_cid(cid: &Cid) -> Result<(), BlockError> {
+    Codec::from_code(cid.codec())?;
+    Hash::from_code(cid.hash().code())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The seed's block, as Kubo makes it: `echo -n 'here is some data' | ipfs block put`
+    /// (CIDv1, raw, sha2-256, base32). The expected string is derived from the CID spec alone:
+    /// `"b" + base32(0x01 0x55 0x12 0x20 ‖ sha256(data))`, lowercase, unpadded.
+    #[test]
+    fn seed_block_cid_matches_kubo() {
+        let block =
+            Block::encode(Codec::Raw, Hash::Sha2_256, &b"here is some data"[..]).expect("block");
+        assert_eq!(
+            block.cid().to_string(),
+            "bafkreihsllvadc62egx5hx4wubxqa34vfjzzn3lck35uut2x7njvulfjz4"
+        );
+    }
+
+    #[test]
+    fn mismatching_data_is_refused() {
+        let block = Block::encode(Codec::Raw, Hash::Sha2_256, &b"one"[..]).expect("block");
+        assert_eq!(
+            Block::verify(*block.cid(), &b"two"[..]),
+            Err(BlockError::Mismatch(*block.cid()))
+        );
+    }
+
+    #[test]
+    fn limits_and_unsupported_names() {
+        let big = vec![0u8; MAX_BLOCK_SIZE + 1];
+        assert_eq!(
+            Block::encode(Codec::Raw, Hash::Sha2_256, big),
+            Err(BlockError::TooLarge(MAX_BLOCK_SIZE + 1))
+        );
+        assert!(Block::encode(Codec::Raw, Hash::Sha2_256, vec![0u8; MAX_BLOCK_SIZE]).is_ok());
+        assert_eq!(
+            Block::encode(Codec::Raw, Hash::Identity, vec![1u8; 65]),
+            Err(BlockError::IdentityTooLarge(65))
+        );
+        let md5ish = Cid::new_v1(
+            0x55,
+            Multihash::<64>::wrap(0xd5, &[0; 16]).expect("multihash"),
+        );
+        assert_eq!(
+            Block::verify(md5ish, &b""[..]),
+            Err(BlockError::UnsupportedHash(0xd5))
+        );
+        let git = Cid::new_v1(0x78, Code::Sha2_256.digest(b"x"));
+        assert_eq!(check_cid(&git), Err(BlockError::UnsupportedCodec(0x78)));
+        assert_eq!("dag-cbor".parse(), Ok(Codec::DagCbor));
+        assert_eq!("blake3".parse(), Ok(Hash::Blake3));
+        assert!("md5".parse::<Hash>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn encoded_blocks_verify(data in prop::collection::vec(any::<u8>(), 0..2048),
+                                 codec in prop::sample::select(vec![Codec::Raw, Codec::DagPb, Codec::DagCbor]),
+                                 hash in prop::sample::select(vec![Hash::Sha2_256, Hash::Sha2_512, Hash::Blake3])) {
+            let block = Block::encode(codec, hash, data.clone()).expect("encode");
+            prop_assert_eq!(Block::verify(*block.cid(), data.clone()), Ok(block.clone()));
+            let mut other = data;
+            other.push(0);
+            prop_assert_eq!(Block::verify(*block.cid(), other), Err(BlockError::Mismatch(*block.cid())));
+        }
+    }
+}

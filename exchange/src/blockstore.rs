@@ -1,0 +1,112 @@
+//! Where blocks are kept: the [`Blockstore`] trait, [`MemoryBlockstore`] and the persistent,
+//! crash-safe [`RedbBlockstore`].
+
+mod redb;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use cid::Cid;
+
+pub use self::redb::RedbBlockstore;
+use crate::Block;
+
+/// Why a blockstore operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage engine failed (I/O, corruption, a full disk).
+    #[error("blockstore: {0}")]
+    Backend(String),
+    /// A stored block no longer matches its CID (bit rot, tampering): reported, never served.
+    #[error("stored block {0} is corrupt")]
+    Corrupt(Cid),
+}
+
+/// A store of verified blocks, keyed by multihash (so CIDv0 and CIDv1 of the same bytes, or
+/// one digest under two codecs, share storage, as Kubo does). Only [`Block`]s go in, so nothing
+/// unverified is ever stored.
+///
+/// Implementations are synchronous and fast (memory or a local embedded database); callers on
+/// an async runtime that expect slow disks wrap calls in `spawn_blocking`.
+pub trait Blockstore: Send + Sync + 'static {
+    /// The block `cid` names, if stored.
+    fn get(&self, cid: &Cid) -> Result<Option<Block>, StoreError>;
+
+    /// Whether the block is stored.
+    fn has(&self, cid: &Cid) -> Result<bool, StoreError>;
+
+    /// The size of the stored block, if stored.
+    fn size(&self, cid: &Cid) -> Result<Option<usize>, StoreError>;
+
+    /// Stores a block. Once this returns, the block survives a crash.
+    fn put(&self, block: &Block) -> Result<(), StoreError>;
+
+    /// Removes a block; whether it was there.
+    fn remove(&self, cid: &Cid) -> Result<bool, StoreError>;
+}
+
+/// The storage key: the multihash's bytes.
+fn key(cid: &Cid) -> Vec<u8> {
+    cid.hash().to_bytes()
+}
+
+/// Blocks in memory, for tests, browsers and caches.
+#[derive(Debug, Default)]
+pub struct MemoryBlockstore {
+    blocks: RwLock<HashMap<Vec<u8>, bytes::Bytes>>,
+}
+
+impl MemoryBlockstore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Blockstore for MemoryBlockstore {
+    fn get(&self, cid: &Cid) -> Result<Option<Block>, StoreError> {
+        let blocks = self
+            .blocks
+            .read()
+            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        match blocks.get(&key(cid)) {
+            None => Ok(None),
+            Some(data) => Block::verify(*cid, data.clone())
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(*cid)),
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, StoreError> {
+        Ok(self.size(cid)?.is_some())
+    }
+
+    fn size(&self, cid: &Cid) -> Result<Option<usize>, StoreError> {
+        let blocks = self
+            .blocks
+            .read()
+            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        Ok(blocks.get(&key(cid)).map(|d| d.len()))
+    }
+
+    fn put(&self, block: &Block) -> Result<(), StoreError> {
+        let mut blocks = self
+            .blocks
+            .write()
+            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        blocks.insert(key(block.cid()), block.data().clone());
+        Ok(())
+    }
+
+    fn remove(&self, cid: &Cid) -> Result<bool, StoreError> {
+        let mut blocks = self
+            .blocks
+            .write()
+            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+        Ok(blocks.remove(&key(cid)).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;
