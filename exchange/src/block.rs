@@ -229,6 +229,82 @@ impl Block {
     }
 }
 
+/// A CID without its digest, as Bitswap 1.1+ sends it beside a block's data:
+/// `uvarint(version) uvarint(codec) uvarint(hash) uvarint(digest length)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Prefix {
+    pub(crate) version: cid::Version,
+    pub(crate) codec: u64,
+    pub(crate) hash: u64,
+    pub(crate) len: usize,
+}
+
+impl Prefix {
+    pub(crate) fn of(cid: &Cid) -> Self {
+        Self {
+            version: cid.version(),
+            codec: cid.codec(),
+            hash: cid.hash().code(),
+            len: cid.hash().size().into(),
+        }
+    }
+
+    /// The prefix bytes.
+    pub(crate) fn to_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8);
+        for n in [
+            u64::from(self.version),
+            self.codec,
+            self.hash,
+            self.len as u64,
+        ] {
+            out.extend_from_slice(unsigned_varint::encode::u64(
+                n,
+                &mut unsigned_varint::encode::u64_buffer(),
+            ));
+        }
+        out
+    }
+
+    /// Parses prefix bytes; `None` when they are not four varints.
+    pub(crate) fn from_bytes(mut bytes: &[u8]) -> Option<Self> {
+        let mut next = || {
+            let (n, rest) = unsigned_varint::decode::u64(bytes).ok()?;
+            bytes = rest;
+            Some(n)
+        };
+        let version = cid::Version::try_from(next()?).ok()?;
+        let (codec, hash, len) = (next()?, next()?, usize::try_from(next()?).ok()?);
+        bytes.is_empty().then_some(Self {
+            version,
+            codec,
+            hash,
+            len,
+        })
+    }
+
+    /// The block this prefix and `data` make: the data is hashed once, the digest cut to the
+    /// prefix's length.
+    pub(crate) fn block(self, data: Bytes) -> Result<Block, BlockError> {
+        check_size(data.len())?;
+        Codec::from_code(self.codec)?;
+        let digest = Hash::from_code(self.hash)?.digest(&data)?;
+        let bytes = digest
+            .digest()
+            .get(..self.len)
+            .ok_or(BlockError::UnsupportedHash(self.hash))?;
+        let hash = Multihash::wrap(self.hash, bytes)
+            .map_err(|_| BlockError::UnsupportedHash(self.hash))?;
+        let cid = match self.version {
+            cid::Version::V0 => {
+                Cid::new_v0(hash).map_err(|_| BlockError::UnsupportedCodec(self.codec))?
+            }
+            cid::Version::V1 => Cid::new_v1(self.codec, hash),
+        };
+        Ok(Block { cid, data })
+    }
+}
+
 fn check_size(len: usize) -> Result<(), BlockError> {
     if len > MAX_BLOCK_SIZE {
         Err(BlockError::TooLarge(len))
@@ -297,6 +373,20 @@ mod tests {
         assert_eq!("dag-cbor".parse(), Ok(Codec::DagCbor));
         assert_eq!("blake3".parse(), Ok(Hash::Blake3));
         assert!("md5".parse::<Hash>().is_err());
+    }
+
+    #[test]
+    fn prefixes_are_four_varints() {
+        let v1 = Block::encode(Codec::Raw, Hash::Sha2_256, &b"x"[..]).expect("block");
+        assert_eq!(Prefix::of(v1.cid()).to_bytes(), [0x01, 0x55, 0x12, 0x20]);
+        let v0 = Cid::new_v0(Code::Sha2_256.digest(b"x")).expect("cidv0");
+        assert_eq!(Prefix::of(&v0).to_bytes(), [0x00, 0x70, 0x12, 0x20]);
+        let dag_json = Block::encode(Codec::DagJson, Hash::Blake3, &b"{}"[..]).expect("block");
+        let prefix = Prefix::of(dag_json.cid());
+        assert_eq!(Prefix::from_bytes(&prefix.to_bytes()), Some(prefix));
+        assert_eq!(prefix.block(dag_json.data().clone()), Ok(dag_json));
+        assert_eq!(Prefix::from_bytes(&[0x01, 0x55, 0x12]), None);
+        assert_eq!(Prefix::from_bytes(&[0x01, 0x55, 0x12, 0x20, 0x00]), None);
     }
 
     proptest! {

@@ -22,7 +22,10 @@
 
 mod block;
 mod blockstore;
+mod message;
+mod proto;
 
 pub use block::{Block, BlockError, Codec, Hash, MAX_BLOCK_SIZE, check_cid};
 pub use blockstore::{Blockstore, MemoryBlockstore, RedbBlockstore, StoreError};
 pub use cid::Cid;
+pub use message::{DecodeError, MAX_MESSAGE_SIZE, Message, Presence, Version, Want, WantType};

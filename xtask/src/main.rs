@@ -4,9 +4,11 @@
 //!   the tests (doc tests included), the demo, the examples and the matrix.
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
+//! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 
 mod ci;
 mod matrix;
+mod proto;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -27,6 +29,8 @@ enum Task {
     Ci,
     /// The cross-environment connection matrix.
     Matrix(matrix::Args),
+    /// Regenerates the Rust code of the protobuf schemas (needs `protoc`).
+    Proto,
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Ci => ci::run(),
         Task::Matrix(args) => matrix::run(&args).map(drop),
+        Task::Proto => proto::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
