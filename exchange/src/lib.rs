@@ -24,8 +24,10 @@ mod block;
 mod blockstore;
 mod message;
 mod proto;
+mod protocol;
 
 pub use block::{Block, BlockError, Codec, Hash, MAX_BLOCK_SIZE, check_cid};
 pub use blockstore::{Blockstore, MemoryBlockstore, RedbBlockstore, StoreError};
 pub use cid::Cid;
 pub use message::{DecodeError, MAX_MESSAGE_SIZE, Message, Presence, Version, Want, WantType};
+pub use protocol::{PROTOCOLS, ReadError, read_message, write_message};
