@@ -22,6 +22,8 @@
 
 mod block;
 mod blockstore;
+mod config;
+mod engine;
 mod message;
 mod proto;
 mod protocol;
@@ -29,5 +31,7 @@ mod protocol;
 pub use block::{Block, BlockError, Codec, Hash, MAX_BLOCK_SIZE, check_cid};
 pub use blockstore::{Blockstore, MemoryBlockstore, RedbBlockstore, StoreError};
 pub use cid::Cid;
+pub use config::Config;
+pub use engine::{Action, Engine, Misbehaviour};
 pub use message::{DecodeError, MAX_MESSAGE_SIZE, Message, Presence, Version, Want, WantType};
 pub use protocol::{PROTOCOLS, ReadError, read_message, write_message};

@@ -95,6 +95,11 @@ pub enum DecodeError {
 }
 
 impl Message {
+    /// The bytes of block data the message carries, which is what the engine counts in flight.
+    pub fn block_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.data().len()).sum()
+    }
+
     /// Whether the message carries nothing.
     pub fn is_empty(&self) -> bool {
         self.wants.is_empty() && !self.full && self.blocks.is_empty() && self.presences.is_empty()
