@@ -29,7 +29,7 @@ pub enum StoreError {
 ///
 /// Implementations are synchronous and fast (memory or a local embedded database); callers on
 /// an async runtime that expect slow disks wrap calls in `spawn_blocking`.
-pub trait Blockstore: Send + Sync + 'static {
+pub trait Blockstore: std::fmt::Debug + Send + Sync + 'static {
     /// The block `cid` names, if stored.
     fn get(&self, cid: &Cid) -> Result<Option<Block>, StoreError>;
 

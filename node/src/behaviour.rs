@@ -20,8 +20,15 @@ pub(crate) const AGENT_VERSION: &str = concat!("switchboard/", env!("CARGO_PKG_V
 
 /// The protocols the node answers, as `id` reports them. Kept next to the behaviours that
 /// answer them; the integration tests check it against what identify tells a peer.
-pub(crate) const PROTOCOLS: &[&str] =
-    &["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"];
+pub(crate) const PROTOCOLS: &[&str] = &[
+    "/ipfs/id/1.0.0",
+    "/ipfs/id/push/1.0.0",
+    "/ipfs/ping/1.0.0",
+    "/ipfs/bitswap/1.2.0",
+    "/ipfs/bitswap/1.1.0",
+    "/ipfs/bitswap/1.0.0",
+    "/ipfs/bitswap",
+];
 
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
+use switchboard_exchange::{Blockstore, MemoryBlockstore};
 use switchboard_filters::Policy;
 use switchboard_transport::{Context, Environment, Security, Stack, Transport, WebSocket};
 
@@ -28,12 +29,14 @@ pub struct Builder {
     security: Security,
     limits: Limits,
     idle_timeout: Duration,
+    blockstore: Option<Arc<dyn Blockstore>>,
 }
 
 impl Builder {
     /// A builder with nothing but the profile applied.
     ///
-    /// Defaults before the profile: a fresh ed25519 identity, no transports, no listen addresses,
+    /// Defaults before the profile: a fresh ed25519 identity, blocks in memory, no transports,
+    /// no listen addresses,
     /// a policy that allows everything, mDNS off, [`Security::NoiseThenTls`], the default
     /// [`Limits`], and connections kept open for an hour without streams.
     pub(crate) fn new(profile: &dyn Profile) -> Self {
@@ -48,6 +51,7 @@ impl Builder {
             security: Security::NoiseThenTls,
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(3600),
+            blockstore: None,
         };
         profile.apply(builder)
     }
@@ -116,6 +120,12 @@ impl Builder {
         self
     }
 
+    /// Sets where blocks are kept.
+    pub fn with_blockstore(mut self, blockstore: Arc<dyn Blockstore>) -> Self {
+        self.blockstore = Some(blockstore);
+        self
+    }
+
     /// Takes identity, listen addresses, discovery, filters, limits and the websocket
     /// certificate and trust from a repo.
     pub fn with_repo(self, repo: &Repo) -> Result<Self, BuildError> {
@@ -134,6 +144,7 @@ impl Builder {
             .with_mdns(config.discovery.mdns)
             .with_policy(config.filters.clone())
             .with_limits(config.limits.clone())
+            .with_blockstore(repo.blockstore()?)
             .with_transport(Arc::new(websocket)))
     }
 
@@ -169,8 +180,12 @@ impl Builder {
             libp2p::swarm::Config::with_tokio_executor()
                 .with_idle_connection_timeout(self.idle_timeout),
         );
+        let blockstore = self
+            .blockstore
+            .unwrap_or_else(|| Arc::new(MemoryBlockstore::new()));
         Runner::start(
             swarm,
+            blockstore,
             keypair,
             self.transports,
             policy,

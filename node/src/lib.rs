@@ -39,6 +39,7 @@
 
 pub mod api;
 mod behaviour;
+mod bitswap;
 mod builder;
 pub mod config;
 pub mod demo;
@@ -53,8 +54,11 @@ mod runner;
 pub use builder::Builder;
 pub use config::{Config, InitProfile};
 pub use error::{BuildError, DialError, PingError};
-pub use node::{Direction, Event, Identity, Node, PeerInfo};
+pub use node::{
+    BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity, Node, PeerInfo,
+};
 pub use profile::Profile;
 pub use repo::{Repo, RepoError};
+pub use switchboard_exchange as exchange;
 pub use switchboard_filters as filters;
 pub use switchboard_transport as transport;

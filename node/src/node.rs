@@ -7,8 +7,11 @@ use std::time::Duration;
 use libp2p::identity::PublicKey;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
+use switchboard_exchange::{Block, Cid, Codec, Hash};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::bitswap::Bitswap;
+pub use crate::bitswap::GetError;
 use crate::{Builder, DialError, PingError, Profile};
 
 /// Something that happened on the node, for [`Node::subscribe`]rs.
@@ -102,6 +105,7 @@ pub(crate) enum Command {
     ListenAddrs(Reply<Vec<Multiaddr>>),
     Advertised(Reply<Vec<Multiaddr>>),
     Peers(Reply<Vec<PeerInfo>>),
+    Disconnect(PeerId),
     Shutdown(Reply<()>),
 }
 
@@ -125,6 +129,7 @@ struct Inner {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     control: libp2p_stream::Control,
+    bitswap: Bitswap,
 }
 
 impl Node {
@@ -138,6 +143,7 @@ impl Node {
         commands: mpsc::Sender<Command>,
         events: broadcast::Sender<Event>,
         control: libp2p_stream::Control,
+        bitswap: Bitswap,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -145,7 +151,15 @@ impl Node {
                 commands,
                 events,
                 control,
+                bitswap,
             }),
+        }
+    }
+
+    /// Blocks: put, get (from peers over Bitswap when not stored), stat, rm.
+    pub fn block(&self) -> Blocks<'_> {
+        Blocks {
+            bitswap: &self.inner.bitswap,
         }
     }
 
@@ -226,4 +240,72 @@ impl Node {
     pub async fn shutdown(&self) {
         self.ask(Command::Shutdown).await;
     }
+}
+
+/// How long [`Blocks::get`] waits for peers by default.
+pub const DEFAULT_GET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a block could not be stored or read locally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    /// The data and CID settings do not make a block.
+    #[error(transparent)]
+    Block(#[from] switchboard_exchange::BlockError),
+    /// The blockstore failed.
+    #[error(transparent)]
+    Store(#[from] switchboard_exchange::StoreError),
+}
+
+/// The node's blocks, as Kubo's `block` commands: see [`Node::block`].
+#[derive(Debug)]
+pub struct Blocks<'a> {
+    bitswap: &'a Bitswap,
+}
+
+impl Blocks<'_> {
+    /// Stores `data` as a raw block with a sha2-256 CIDv1 (Kubo's `block put` default).
+    pub async fn put(&self, data: impl Into<bytes::Bytes>) -> Result<Cid, BlockError> {
+        let block = Block::encode(Codec::Raw, Hash::Sha2_256, data)?;
+        let cid = *block.cid();
+        self.put_block(block).await?;
+        Ok(cid)
+    }
+
+    /// Stores a block and offers it to peers that want it.
+    pub async fn put_block(&self, block: Block) -> Result<(), BlockError> {
+        Ok(self.bitswap.put(block).await?)
+    }
+
+    /// The block `cid` names, from the store or from peers, waiting up to
+    /// [`DEFAULT_GET_TIMEOUT`].
+    pub async fn get(&self, cid: &Cid) -> Result<Block, GetError> {
+        self.bitswap.get(*cid, DEFAULT_GET_TIMEOUT).await
+    }
+
+    /// The block `cid` names, waiting up to `timeout` for peers.
+    pub async fn get_with_timeout(&self, cid: &Cid, timeout: Duration) -> Result<Block, GetError> {
+        self.bitswap.get(*cid, timeout).await
+    }
+
+    /// The size of a stored block.
+    pub async fn stat(&self, cid: &Cid) -> Result<Option<usize>, BlockError> {
+        let (store, cid) = (self.bitswap.store().clone(), *cid);
+        Ok(blocking(move || store.size(&cid)).await?)
+    }
+
+    /// Removes a stored block; whether it was there.
+    pub async fn rm(&self, cid: &Cid) -> Result<bool, BlockError> {
+        let (store, cid) = (self.bitswap.store().clone(), *cid);
+        Ok(blocking(move || store.remove(&cid)).await?)
+    }
+}
+
+/// Runs a blockstore call off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, switchboard_exchange::StoreError> + Send + 'static,
+) -> Result<T, switchboard_exchange::StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| switchboard_exchange::StoreError::Backend(e.to_string()))?
 }

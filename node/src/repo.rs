@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use libp2p::Multiaddr;
 use libp2p::identity::Keypair;
+use std::sync::{Arc, OnceLock};
+
+use switchboard_exchange::{Blockstore, RedbBlockstore};
 use switchboard_transport::{Certificate, CertificateError};
 
 use crate::config::{Config, InitProfile};
@@ -15,6 +18,7 @@ const IDENTITY: &str = "identity.key";
 const CONFIG: &str = "config.toml";
 const LOCK: &str = "repo.lock";
 const API: &str = "api";
+const BLOCKS: &str = "blocks.redb";
 
 /// Why a repo could not be created, opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -88,12 +92,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RepoError + '_ {
 }
 
 /// An open repo. Holding it holds the repo's exclusive lock; dropping it releases the lock.
-#[derive(Debug)]
 pub struct Repo {
     path: PathBuf,
     keypair: Keypair,
     config: Config,
+    blockstore: OnceLock<Arc<dyn Blockstore>>,
     _lock: File,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Repo {
@@ -123,6 +135,7 @@ impl Repo {
             path,
             keypair,
             config,
+            blockstore: OnceLock::new(),
             _lock: lock,
         };
         repo.certificate()?;
@@ -152,6 +165,7 @@ impl Repo {
             path,
             keypair,
             config,
+            blockstore: OnceLock::new(),
             _lock: lock,
         })
     }
@@ -169,6 +183,20 @@ impl Repo {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The repo's blockstore (`blocks.redb`), opened once per repo and shared.
+    pub fn blockstore(&self) -> Result<Arc<dyn Blockstore>, RepoError> {
+        if let Some(store) = self.blockstore.get() {
+            return Ok(store.clone());
+        }
+        let path = self.path.join(BLOCKS);
+        let store: Arc<dyn Blockstore> =
+            Arc::new(RedbBlockstore::open(&path).map_err(|e| RepoError::Io {
+                path,
+                source: std::io::Error::other(e),
+            })?);
+        Ok(self.blockstore.get_or_init(|| store).clone())
     }
 
     /// Changes the configuration and writes it back to `config.toml` (atomically).

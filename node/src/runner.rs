@@ -54,6 +54,7 @@ impl Runner {
     /// tokio task.
     pub(crate) async fn start(
         swarm: Swarm<Behaviour>,
+        blockstore: Arc<dyn switchboard_exchange::Blockstore>,
         keypair: Keypair,
         transports: Vec<Arc<dyn Transport>>,
         policy: Arc<Policy>,
@@ -78,10 +79,22 @@ impl Runner {
             connections: HashMap::new(),
             listen_addrs: Vec::new(),
         };
+        let bitswap = crate::bitswap::Bitswap::start(
+            blockstore,
+            control.clone(),
+            events.subscribe(),
+            command_tx.clone(),
+        );
         runner.listen(listen).await?;
         tokio::spawn(runner.run());
         tokio::spawn(crate::ping::serve(incoming_pings));
-        Ok(Node::new(keypair.public(), command_tx, events, control))
+        Ok(Node::new(
+            keypair.public(),
+            command_tx,
+            events,
+            control,
+            bitswap,
+        ))
     }
 
     async fn listen(&mut self, addrs: Vec<Multiaddr>) -> Result<(), BuildError> {
@@ -200,6 +213,9 @@ impl Runner {
                 }
                 peers.sort_by_key(|p| p.peer.to_bytes());
                 let _ = reply.send(peers);
+            }
+            Command::Disconnect(peer) => {
+                let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::Shutdown(_) => unreachable!("handled in run"),
         }

@@ -1,6 +1,7 @@
 //! switchboard-node's integration tests: in-process nodes on loopback, the `switchboard` binary
 //! as real child processes, and mDNS between network namespaces.
 
+mod blocks;
 mod cli;
 mod mdns;
 mod nodes;

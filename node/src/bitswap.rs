@@ -1,0 +1,420 @@
+//! The Bitswap driver: runs switchboard-exchange's sans-IO [`Engine`] on tokio, over
+//! libp2p-stream streams.
+//!
+//! Inbound, every Bitswap protocol is accepted; each stream is read message by message until
+//! the peer closes it (boxo keeps one open; Helia sends one batch per stream). Outbound, each
+//! peer has a writer task that opens a stream per batch of queued messages, writes them and
+//! closes it, as Helia does. A peer becomes a Bitswap peer when identify says it speaks a
+//! Bitswap protocol, with the newest version it lists.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{AsyncWriteExt, StreamExt};
+use libp2p::{PeerId, StreamProtocol};
+use switchboard_exchange::{
+    Action, Block, Blockstore, Cid, Config, Engine, Message, PROTOCOLS, ReadError, Version,
+    read_message, write_message,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::node::{Command as NodeCommand, Event};
+
+/// Commands queued from handles.
+const COMMAND_QUEUE: usize = 64;
+/// Messages read from all inbound streams, waiting for the engine.
+const INBOUND_QUEUE: usize = 64;
+/// Messages waiting for one peer's writer.
+const WRITER_QUEUE: usize = 16;
+/// Inbound streams read at once; more wait in libp2p-stream's bounded queue.
+const MAX_INBOUND_STREAMS: usize = 128;
+/// How long an inbound stream may stay silent before it is dropped (Helia uses 10 s too).
+const INBOUND_IDLE: Duration = Duration::from_secs(30);
+
+/// Why a block could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GetError {
+    /// No connected peer delivered it in time.
+    #[error("block {cid} not found within {after:?}")]
+    Timeout {
+        /// The block.
+        cid: Cid,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The CID names a codec or hash Switchboard does not handle.
+    #[error(transparent)]
+    Unsupported(#[from] switchboard_exchange::BlockError),
+    /// The blockstore failed.
+    #[error("{0}")]
+    Store(String),
+    /// The node has shut down.
+    #[error("the node has shut down")]
+    Stopped,
+}
+
+pub(crate) enum Command {
+    Get {
+        cid: Cid,
+        reply: oneshot::Sender<Block>,
+    },
+    GiveUp(Cid),
+    Added(Block),
+}
+
+enum Input {
+    Command(Command),
+    Inbound(PeerId, Result<Message, ReadError>),
+    Sent(PeerId, usize),
+    Downgrade(PeerId, Option<Version>),
+    Node(Event),
+    Timeout,
+}
+
+/// The handle the node keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct Bitswap {
+    commands: mpsc::Sender<Command>,
+    store: Arc<dyn Blockstore>,
+}
+
+impl Bitswap {
+    /// Starts the driver and its inbound stream service.
+    pub(crate) fn start(
+        store: Arc<dyn Blockstore>,
+        mut control: libp2p_stream::Control,
+        events: broadcast::Receiver<Event>,
+        node_commands: mpsc::Sender<NodeCommand>,
+    ) -> Self {
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        for (name, _) in PROTOCOLS {
+            let incoming = control
+                .accept(StreamProtocol::new(name))
+                .expect("only bitswap registers bitswap");
+            tokio::spawn(serve_inbound(incoming, inbound_tx.clone()));
+        }
+        let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
+        let driver = Driver {
+            engine: Engine::new(Config::new()),
+            store: store.clone(),
+            control,
+            writers: HashMap::new(),
+            overflow: HashMap::new(),
+            waiting: HashMap::new(),
+            sent_tx,
+            node_commands,
+        };
+        tokio::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
+        Self { commands, store }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Blockstore> {
+        &self.store
+    }
+
+    /// Stores a block and offers it to peers that want it.
+    pub(crate) async fn put(&self, block: Block) -> Result<(), switchboard_exchange::StoreError> {
+        let store = self.store.clone();
+        let stored = block.clone();
+        tokio::task::spawn_blocking(move || store.put(&stored))
+            .await
+            .map_err(|e| switchboard_exchange::StoreError::Backend(e.to_string()))??;
+        let _ = self.commands.send(Command::Added(block)).await;
+        Ok(())
+    }
+
+    /// The block `cid` names: from the store, or fetched from peers within `timeout`.
+    pub(crate) async fn get(&self, cid: Cid, timeout: Duration) -> Result<Block, GetError> {
+        switchboard_exchange::check_cid(&cid)?;
+        let store = self.store.clone();
+        let local = tokio::task::spawn_blocking(move || store.get(&cid))
+            .await
+            .map_err(|e| GetError::Store(e.to_string()))?
+            .map_err(|e| GetError::Store(e.to_string()))?;
+        if let Some(block) = local {
+            return Ok(block);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Get { cid, reply })
+            .await
+            .map_err(|_| GetError::Stopped)?;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(block)) => Ok(block),
+            Ok(Err(_)) => Err(GetError::Stopped),
+            Err(_) => {
+                let _ = self.commands.send(Command::GiveUp(cid)).await;
+                Err(GetError::Timeout {
+                    cid,
+                    after: timeout,
+                })
+            }
+        }
+    }
+}
+
+/// Reads every inbound Bitswap stream, message by message, into the driver's queue.
+async fn serve_inbound(incoming: libp2p_stream::IncomingStreams, inbound: mpsc::Sender<Input>) {
+    incoming
+        .for_each_concurrent(MAX_INBOUND_STREAMS, |(peer, mut stream)| {
+            let inbound = inbound.clone();
+            async move {
+                loop {
+                    let next = tokio::time::timeout(INBOUND_IDLE, read_message(&mut stream)).await;
+                    let message = match next {
+                        Ok(Ok(Some(message))) => Ok(message),
+                        Ok(Ok(None)) | Err(_) => break,
+                        // A stream that broke is the transport's problem, not misbehaviour.
+                        Ok(Err(ReadError::Io(_))) => break,
+                        Ok(Err(e)) => Err(e),
+                    };
+                    let failed = message.is_err();
+                    if inbound.send(Input::Inbound(peer, message)).await.is_err() || failed {
+                        break;
+                    }
+                }
+                let _ = stream.close().await;
+            }
+        })
+        .await
+}
+
+struct Driver {
+    engine: Engine<PeerId>,
+    store: Arc<dyn Blockstore>,
+    control: libp2p_stream::Control,
+    writers: HashMap<PeerId, mpsc::Sender<(Message, Version)>>,
+    /// Messages a full writer queue could not take yet, in order.
+    overflow: HashMap<PeerId, VecDeque<(Message, Version)>>,
+    waiting: HashMap<Cid, Vec<oneshot::Sender<Block>>>,
+    sent_tx: mpsc::Sender<Input>,
+    node_commands: mpsc::Sender<NodeCommand>,
+}
+
+/// The newest Bitswap version among a peer's protocols.
+fn best_version(protocols: &[String]) -> Option<Version> {
+    PROTOCOLS
+        .iter()
+        .find(|(name, _)| protocols.iter().any(|p| p == name))
+        .map(|(_, v)| *v)
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut inbound: mpsc::Receiver<Input>,
+        mut sent: mpsc::Receiver<Input>,
+        mut events: broadcast::Receiver<Event>,
+    ) {
+        loop {
+            let timeout = self.engine.poll_timeout();
+            let sleep = async {
+                match timeout {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let input = tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => Input::Command(command),
+                    None => return,
+                },
+                Some(input) = inbound.recv() => input,
+                Some(input) = sent.recv() => input,
+                event = events.recv() => match event {
+                    Ok(event) => Input::Node(event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                () = sleep => Input::Timeout,
+            };
+            self.handle(input);
+            self.drain();
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = std::time::Instant::now();
+        match input {
+            Input::Command(Command::Get { cid, reply }) => {
+                self.waiting.entry(cid).or_default().push(reply);
+                self.engine.want(cid, now);
+            }
+            Input::Command(Command::GiveUp(cid)) => {
+                if let Some(waiters) = self.waiting.get_mut(&cid) {
+                    waiters.retain(|w| !w.is_closed());
+                    if waiters.is_empty() {
+                        self.waiting.remove(&cid);
+                        self.engine.cancel(&cid);
+                    }
+                }
+            }
+            Input::Command(Command::Added(block)) => {
+                self.complete(&block);
+                self.engine.block_added(&block, self.store.as_ref());
+            }
+            Input::Inbound(peer, Ok(message)) => {
+                self.engine
+                    .handle_message(peer, message, self.store.as_ref(), now)
+            }
+            Input::Inbound(peer, Err(e)) => {
+                tracing::debug!(%peer, error = %e, "malformed bitswap message");
+                self.engine.handle_malformed(peer);
+            }
+            Input::Sent(peer, bytes) => {
+                self.engine.message_sent(peer, bytes, self.store.as_ref());
+                self.refill(peer);
+            }
+            Input::Downgrade(peer, Some(version)) => self.engine.peer_connected(peer, version, now),
+            Input::Downgrade(peer, None) => {
+                self.writers.remove(&peer);
+                self.engine.peer_disconnected(peer, now);
+            }
+            Input::Node(Event::Identified {
+                peer, protocols, ..
+            }) => {
+                if let Some(version) = best_version(&protocols) {
+                    self.engine.peer_connected(peer, version, now);
+                }
+            }
+            Input::Node(Event::Disconnected { peer }) => {
+                self.writers.remove(&peer);
+                self.overflow.remove(&peer);
+                self.engine.peer_disconnected(peer, now);
+            }
+            Input::Node(_) => {}
+            Input::Timeout => self.engine.handle_timeout(now),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(action) = self.engine.poll_action() {
+            match action {
+                Action::Send {
+                    peer,
+                    message,
+                    version,
+                } => {
+                    self.overflow
+                        .entry(peer)
+                        .or_default()
+                        .push_back((message, version));
+                    self.refill(peer);
+                }
+                Action::Received(block) => {
+                    if let Err(e) = self.store.put(&block) {
+                        tracing::warn!(cid = %block.cid(), error = %e, "cannot store a fetched block");
+                    }
+                    self.complete(&block);
+                    self.engine.block_added(&block, self.store.as_ref());
+                }
+                Action::Disconnect { peer, reason } => {
+                    tracing::info!(%peer, ?reason, "dropping a misbehaving bitswap peer");
+                    let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
+                }
+            }
+        }
+    }
+
+    /// Hands the writer of `peer` as many overflowed messages as it takes.
+    fn refill(&mut self, peer: PeerId) {
+        let Some(queue) = self.overflow.get_mut(&peer) else {
+            return;
+        };
+        let writer = self.writers.entry(peer).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+            tokio::spawn(write_to(
+                peer,
+                self.control.clone(),
+                rx,
+                self.sent_tx.clone(),
+            ));
+            tx
+        });
+        while let Some(next) = queue.pop_front() {
+            match writer.try_send(next) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(next)) => {
+                    queue.push_front(next);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.writers.remove(&peer);
+                    break;
+                }
+            }
+        }
+        if queue.is_empty() {
+            self.overflow.remove(&peer);
+        }
+    }
+
+    fn complete(&mut self, block: &Block) {
+        if let Some(waiters) = self.waiting.remove(block.cid()) {
+            for waiter in waiters {
+                let _ = waiter.send(block.clone());
+            }
+        }
+    }
+}
+
+/// One peer's writer: a stream per batch of queued messages, as Helia does. Reports each
+/// message's block bytes when written (or lost), so the engine's flow control moves on.
+async fn write_to(
+    peer: PeerId,
+    mut control: libp2p_stream::Control,
+    mut queue: mpsc::Receiver<(Message, Version)>,
+    done: mpsc::Sender<Input>,
+) {
+    let mut versions: &[(&str, Version)] = &PROTOCOLS;
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = queue.try_recv() {
+            batch.push(next);
+        }
+        // The newest protocol the peer accepts; older ones are tried once each.
+        let opened = loop {
+            let Some(((name, version), rest)) = versions.split_first() else {
+                break None;
+            };
+            match control.open_stream(peer, StreamProtocol::new(name)).await {
+                Ok(stream) => break Some((stream, *version)),
+                Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+                    versions = rest;
+                    let _ = done
+                        .send(Input::Downgrade(peer, rest.first().map(|(_, v)| *v)))
+                        .await;
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
+                    break None;
+                }
+            }
+        };
+        let mut stream = opened;
+        for (message, _) in &batch {
+            if let Some((s, version)) = &mut stream
+                && write_message(s, message, *version).await.is_err()
+            {
+                stream = None;
+            }
+            if done
+                .send(Input::Sent(peer, message.block_bytes()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if let Some((mut s, _)) = stream {
+            let _ = s.close().await;
+        }
+        if versions.is_empty() {
+            return;
+        }
+    }
+}
