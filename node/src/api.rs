@@ -93,11 +93,86 @@ pub struct ErrorResponse {
     pub kind: String,
 }
 
+/// `POST /api/v0/block/put` and `block/stat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockStat {
+    /// The CID.
+    pub key: String,
+    /// The block's size in bytes.
+    pub size: usize,
+}
+
+/// One line of `POST /api/v0/block/rm`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BlockRmLine {
+    /// The CID.
+    pub hash: String,
+    /// Empty when removed.
+    pub error: String,
+}
+
+/// Parses a Go-style duration as Kubo's `--timeout` takes it: `500ms`, `10s`, `2m`, `1h`, or
+/// a sum such as `1m30s`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ms" => number / 1e3,
+            "s" => number,
+            "m" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return None,
+        };
+        total += std::time::Duration::try_from_secs_f64(seconds).ok()?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
 /// The socket address of `/ip4|ip6/<ip>/tcp/<port>`.
 pub(crate) fn socket_addr(addr: &Multiaddr) -> Option<std::net::SocketAddr> {
     match addr.iter().collect::<Vec<_>>().as_slice() {
         [Protocol::Ip4(ip), Protocol::Tcp(port)] => Some((*ip, *port).into()),
         [Protocol::Ip6(ip), Protocol::Tcp(port)] => Some((*ip, *port).into()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(
+            super::parse_duration("500ms"),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(super::parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(
+            super::parse_duration("1m30s"),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            super::parse_duration("1.5s"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(super::parse_duration("10"), None);
+        assert_eq!(super::parse_duration("soon"), None);
+        assert_eq!(super::parse_duration(""), None);
     }
 }

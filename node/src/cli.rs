@@ -1,5 +1,19 @@
 //! Command-line parsing and the commands that talk to a daemon over its RPC API.
 
+/// `println!` for command output: a closed stdout (`switchboard … | head -1`) ends the
+/// process quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+mod block;
 mod daemon;
 mod demo;
 
@@ -44,6 +58,11 @@ enum Command {
     Swarm {
         #[command(subcommand)]
         command: SwarmCommand,
+    },
+    /// Store and fetch blocks, like Kubo's `ipfs block`.
+    Block {
+        #[command(subcommand)]
+        command: block::BlockCommand,
     },
     /// Ping a peer by multiaddr or peer id.
     Ping {
@@ -194,15 +213,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { profile } => {
             let repo = Repo::init(&dir, profile.into())?;
-            println!("initialized switchboard repo at {}", dir.display());
-            println!("peer identity: {}", repo.keypair().public().to_peer_id());
+            outln!("initialized switchboard repo at {}", dir.display());
+            outln!("peer identity: {}", repo.keypair().public().to_peer_id());
             Ok(())
         }
         Command::Daemon(args) => runtime()?.block_on(daemon::run(&dir, args)),
         Command::Demo => runtime()?.block_on(demo::run()),
         Command::Id => {
             let id = Client::for_repo(&dir)?.id()?;
-            println!("{}", serde_json::to_string_pretty(&id)?);
+            outln!("{}", serde_json::to_string_pretty(&id)?);
             Ok(())
         }
         Command::Swarm { command } => {
@@ -210,19 +229,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 SwarmCommand::Connect { addr } => {
                     for line in client.swarm_connect(&addr)? {
-                        println!("{line}");
+                        outln!("{line}");
                     }
                 }
                 SwarmCommand::Peers => {
                     for peer in client.swarm_peers()?.peers {
-                        println!("{}/p2p/{}", peer.addr, peer.peer);
+                        outln!("{}/p2p/{}", peer.addr, peer.peer);
                     }
                 }
                 SwarmCommand::Addrs {
                     command: AddrsCommand::Local { id },
                 } => {
                     for addr in client.swarm_addrs_local(id)? {
-                        println!("{addr}");
+                        outln!("{addr}");
                     }
                 }
             }
@@ -238,19 +257,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("{}", line.text);
                 }
                 if line.text.is_empty() {
-                    println!("Pong received: time={:.2} ms", line.time as f64 / 1e6);
+                    outln!("Pong received: time={:.2} ms", line.time as f64 / 1e6);
                 } else {
-                    println!("{}", line.text);
+                    outln!("{}", line.text);
                 }
             }
             Ok(())
         }
         Command::Shutdown => Ok(Client::for_repo(&dir)?.shutdown()?),
+        Command::Block { command } => block::run(&dir, command),
         Command::Config {
             key, value: None, ..
         } => {
             let value = Repo::config_value(&dir, &key)?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            outln!("{}", serde_json::to_string_pretty(&value)?);
             Ok(())
         }
         Command::Config {

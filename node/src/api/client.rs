@@ -6,7 +6,11 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::de::DeserializeOwned;
 
-use super::{ErrorResponse, IdResponse, PeersResponse, PingLine, StringsResponse};
+use switchboard_exchange::Cid;
+
+use super::{
+    BlockRmLine, BlockStat, ErrorResponse, IdResponse, PeersResponse, PingLine, StringsResponse,
+};
 use crate::repo::{Repo, RepoError};
 
 /// Why an RPC call failed.
@@ -72,32 +76,52 @@ impl Client {
         }
     }
 
-    /// Calls `command` with query `args` and returns the body of a successful answer.
-    pub fn call_raw(&self, command: &str, args: &[(&str, String)]) -> Result<String, ClientError> {
+    /// Posts to `command` with query `args` and an optional `(content type, body)`; the bytes
+    /// of a successful answer.
+    fn post(
+        &self,
+        command: &str,
+        args: &[(&str, String)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Vec<u8>, ClientError> {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(args.iter().map(|(k, v)| (*k, v.as_str())))
             .finish();
         let url = format!("{}/{command}?{query}", self.base);
-        let mut response =
-            self.agent
-                .post(&url)
-                .send_empty()
-                .map_err(|e| ClientError::NotAnswering {
-                    addr: self.addr.clone(),
-                    reason: e.to_string(),
-                })?;
+        let request = self.agent.post(&url);
+        let sent = match body {
+            Some((content_type, bytes)) => request
+                .header("Content-Type", content_type)
+                .send(&bytes[..]),
+            None => request.send_empty(),
+        };
+        let mut response = sent.map_err(|e| ClientError::NotAnswering {
+            addr: self.addr.clone(),
+            reason: e.to_string(),
+        })?;
         let status = response.status();
-        let body = response
+        let bytes = response
             .body_mut()
-            .read_to_string()
+            .with_config()
+            .limit(2 * switchboard_exchange::MAX_BLOCK_SIZE as u64 + 1024 * 1024)
+            .read_to_vec()
             .map_err(|e| ClientError::Malformed(e.to_string()))?;
         if status.is_success() {
-            return Ok(body);
+            return Ok(bytes);
         }
-        match serde_json::from_str::<ErrorResponse>(&body) {
+        match serde_json::from_slice::<ErrorResponse>(&bytes) {
             Ok(error) => Err(ClientError::Daemon(error.message)),
-            Err(_) => Err(ClientError::Daemon(format!("{status}: {}", body.trim()))),
+            Err(_) => Err(ClientError::Daemon(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&bytes).trim()
+            ))),
         }
+    }
+
+    /// Calls `command` with query `args` and returns the body of a successful answer.
+    pub fn call_raw(&self, command: &str, args: &[(&str, String)]) -> Result<String, ClientError> {
+        let bytes = self.post(command, args, None)?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Malformed(e.to_string()))
     }
 
     fn call<T: DeserializeOwned>(
@@ -140,6 +164,52 @@ impl Client {
             "ping",
             &[("arg", target.to_owned()), ("count", count.to_string())],
         )?;
+        body.lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .map_err(|e| ClientError::Malformed(format!("{e}: {line}")))
+            })
+            .collect()
+    }
+
+    /// `block/put`: stores `data` as a block (`codec`, `hash` as Kubo names them); its CID and
+    /// size.
+    pub fn block_put(
+        &self,
+        data: Vec<u8>,
+        codec: &str,
+        hash: &str,
+    ) -> Result<BlockStat, ClientError> {
+        const BOUNDARY: &str = "switchboard-block-put-boundary";
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"data\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(data);
+        body.extend(format!("\r\n--{BOUNDARY}--\r\n").into_bytes());
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        let args = [("cid-codec", codec.to_owned()), ("mhtype", hash.to_owned())];
+        let bytes = self.post("block/put", &args, Some((&content_type, body)))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Malformed(e.to_string()))
+    }
+
+    /// `block/get`: the block's bytes, waiting up to `timeout` (a Go duration) for peers.
+    pub fn block_get(&self, cid: &Cid, timeout: Option<&str>) -> Result<Vec<u8>, ClientError> {
+        let mut args = vec![("arg", cid.to_string())];
+        args.extend(timeout.map(|t| ("timeout", t.to_owned())));
+        self.post("block/get", &args, None)
+    }
+
+    /// `block/stat`.
+    pub fn block_stat(&self, cid: &Cid) -> Result<BlockStat, ClientError> {
+        self.call("block/stat", &[("arg", cid.to_string())])
+    }
+
+    /// `block/rm`: one line per CID.
+    pub fn block_rm(&self, cids: &[Cid]) -> Result<Vec<BlockRmLine>, ClientError> {
+        let args: Vec<_> = cids.iter().map(|c| ("arg", c.to_string())).collect();
+        let body = self.call_raw("block/rm", &args)?;
         body.lines()
             .map(|line| {
                 serde_json::from_str(line)

@@ -21,6 +21,8 @@ use super::{
 };
 use crate::{Direction, Node};
 
+mod block;
+
 /// Why the API server could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,6 +92,16 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/swarm/addrs/local", post(swarm_addrs_local))
         .route("/api/v0/ping", post(ping))
         .route("/api/v0/shutdown", post(shutdown_handler))
+        .route(
+            "/api/v0/block/put",
+            // A block of 2 MiB plus the multipart framing around it.
+            post(block::put).layer(axum::extract::DefaultBodyLimit::max(
+                switchboard_exchange::MAX_BLOCK_SIZE + 64 * 1024,
+            )),
+        )
+        .route("/api/v0/block/get", post(block::get))
+        .route("/api/v0/block/stat", post(block::stat))
+        .route("/api/v0/block/rm", post(block::rm))
         .layer(middleware::from_fn(same_origin_only))
         .with_state(state);
     tokio::spawn(async move {

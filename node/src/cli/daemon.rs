@@ -53,21 +53,21 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
         builder = builder.with_policy(policy);
     }
     let node = builder.build().await?;
-    println!("Peer ID: {}", node.peer_id());
+    outln!("Peer ID: {}", node.peer_id());
     for addr in node.listen_addrs().await {
-        println!("Swarm listening on {addr}");
+        outln!("Swarm listening on {addr}");
     }
     let api_addr = args.api.unwrap_or_else(|| config.addresses.api.clone());
     let server = api::serve(node.clone(), &api_addr).await?;
     repo.write_api_addr(server.local_addr())?;
-    println!("RPC API server listening on {}", server.local_addr());
-    println!("Daemon is ready");
+    outln!("RPC API server listening on {}", server.local_addr());
+    outln!("Daemon is ready");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("Received interrupt signal, shutting down..."),
-        _ = terminate.recv() => println!("Received terminate signal, shutting down..."),
-        () = server.shutdown_requested() => println!("Shutdown requested, shutting down..."),
+        _ = tokio::signal::ctrl_c() => outln!("Received interrupt signal, shutting down..."),
+        _ = terminate.recv() => outln!("Received terminate signal, shutting down..."),
+        () = server.shutdown_requested() => outln!("Shutdown requested, shutting down..."),
     }
     repo.remove_api_addr();
     node.shutdown().await;

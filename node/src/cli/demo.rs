@@ -15,7 +15,7 @@ fn ms(d: Duration) -> String {
 pub(crate) async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-    println!("Switchboard demo: two daemons on temporary repos, loopback only, mDNS off.\n");
+    outln!("Switchboard demo: two daemons on temporary repos, loopback only, mDNS off.\n");
 
     let t = Instant::now();
     let repo_a = Repo::init(tmp.path().join("node-a"), InitProfile::Test)?;
@@ -23,7 +23,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         .with_repo(&repo_a)?
         .build()
         .await?;
-    println!(
+    outln!(
         "node A  {}  repo {}  (up in {})",
         a.peer_id(),
         repo_a.path().display(),
@@ -38,9 +38,12 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         c.websocket.trust.push(a_cert);
     })?;
 
-    println!(
+    outln!(
         "\n{:<9} {:<70} {:>10} {:>10}",
-        "transport", "A's address (B dials it)", "connect", "ping"
+        "transport",
+        "A's address (B dials it)",
+        "connect",
+        "ping"
     );
     let a_addrs = a.listen_addrs().await;
     let mut failures = 0;
@@ -63,7 +66,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         match result {
             Ok(_) => {
                 let rtt = b.ping(&addr, 1.try_into().expect("1 is not zero")).await?;
-                println!(
+                outln!(
                     "{transport:<9} {addr:<70} {:>10} {:>10}",
                     ms(connect),
                     ms(rtt[0])
@@ -71,7 +74,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             }
             Err(e) => {
                 failures += 1;
-                println!("{transport:<9} {addr:<70} FAILED: {e}");
+                outln!("{transport:<9} {addr:<70} FAILED: {e}");
             }
         }
         b.shutdown().await;
@@ -104,7 +107,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!(
+    outln!(
         "\nswarm peers on A: {}\nswarm peers on B: {}",
         list(&a_peers),
         list(&b_peers)
@@ -115,7 +118,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     );
     b.shutdown().await;
     a.shutdown().await;
-    println!("\nDone in {}.", ms(started.elapsed()));
+    outln!("\nDone in {}.", ms(started.elapsed()));
     anyhow::ensure!(failures == 0, "{failures} transport(s) failed");
     Ok(())
 }

@@ -61,6 +61,33 @@ fn run_in(prefix: &[String], repo: &Path, args: &[&str]) -> Output {
         .expect("switchboard runs")
 }
 
+/// Runs `switchboard` with `input` on stdin; its stdout, failing the test when it fails.
+pub(crate) fn run_with_stdin(repo: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = Command::new(bin())
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("switchboard runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("switchboard finishes");
+    assert!(
+        out.status.success(),
+        "switchboard {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Runs `switchboard` and returns stdout, failing the test with stderr when it fails.
 pub(crate) fn run_ok(repo: &Path, args: &[&str]) -> String {
     run_ok_in(&[], repo, args)
@@ -176,6 +203,12 @@ impl Daemon {
     /// `Some` once the process has exited.
     pub(crate) fn exited(&mut self) -> Option<()> {
         matches!(self.child.try_wait(), Ok(Some(_))).then_some(())
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and waits for it.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops the daemon with SIGTERM and waits for it to exit.
