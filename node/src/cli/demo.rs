@@ -116,6 +116,29 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         a_peers.contains(&b_id) && b_peers.contains(&a.peer_id()),
         "the nodes do not list each other"
     );
+
+    // The seed's first sample: ipfs1.block.put('here is some data'), ipfs2.block.get(cid).
+    let t = Instant::now();
+    let cid = a.block().put(&b"here is some data"[..]).await?;
+    outln!(
+        "\nA: block put 'here is some data' -> {cid} ({})",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let block = b
+        .block()
+        .get_with_timeout(&cid, Duration::from_secs(10))
+        .await?;
+    let text = String::from_utf8_lossy(block.data());
+    outln!(
+        "B: block get {cid} -> '{text}' over Bitswap ({})",
+        ms(t.elapsed())
+    );
+    anyhow::ensure!(
+        block.data().as_ref() == b"here is some data",
+        "B got other bytes"
+    );
+
     b.shutdown().await;
     a.shutdown().await;
     outln!("\nDone in {}.", ms(started.elapsed()));
