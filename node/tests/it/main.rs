@@ -3,6 +3,7 @@
 
 mod blocks;
 mod cli;
+mod helia;
 mod mdns;
 mod nodes;
 mod support;

