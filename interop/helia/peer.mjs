@@ -6,6 +6,8 @@
 //   {"cmd":"put","data":"<base64>"}              -> {"cid":"bafk..."}   (raw, sha2-256, CIDv1)
 //   {"cmd":"get","cid":"bafk...","timeoutMs":N}  -> {"data":"<base64>"} or {"error":"..."}
 //   {"cmd":"dial","addr":"/ip4/.../p2p/..."}      -> {"ok":true} or {"error":"..."}
+//   {"cmd":"generate","count":N,"size":S}         -> {"cids":[...]}   (benchmark blocks)
+//   {"cmd":"getMany","cids":[...]}                -> {"ms":T}         (fetch all at once)
 //   {"cmd":"stop"}                                -> {"ok":true}, then exits
 // The first line it prints is {"ready":true,"peerId":"12D3...","addrs":["/ip4/..."]}.
 import { createInterface } from 'node:readline'
@@ -70,6 +72,29 @@ async function handle (command) {
       const result = helia.blockstore.get(cid, { signal })
       const data = result[Symbol.asyncIterator] ? await collect(result) : Buffer.from(await result)
       return { data: data.toString('base64') }
+    }
+    case 'generate': {
+      // `count` blocks of `size` bytes, each starting with its index (little-endian u64),
+      // the rest zero: the same blocks the Rust benchmark makes.
+      const cids = []
+      for (let i = 0; i < command.count; i++) {
+        const data = Buffer.alloc(command.size)
+        data.writeBigUInt64LE(BigInt(i))
+        const cid = CID.createV1(raw.code, await sha256.digest(data))
+        await helia.blockstore.put(cid, data)
+        cids.push(cid.toString())
+      }
+      return { cids }
+    }
+    case 'getMany': {
+      // Fetches every CID at once and reports the wall time.
+      const started = performance.now()
+      const signal = AbortSignal.timeout(command.timeoutMs ?? 300000)
+      await Promise.all(command.cids.map(async (c) => {
+        const result = helia.blockstore.get(CID.parse(c), { signal })
+        return result[Symbol.asyncIterator] ? collect(result) : result
+      }))
+      return { ms: performance.now() - started }
     }
     case 'dial':
       await helia.libp2p.dial(multiaddr(command.addr))

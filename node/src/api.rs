@@ -93,6 +93,20 @@ pub struct ErrorResponse {
     pub kind: String,
 }
 
+/// `POST /api/v0/perf` (Switchboard's; Kubo has none): one libp2p perf run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PerfResponse {
+    /// Bytes sent.
+    pub upload_bytes: u64,
+    /// Seconds the upload took.
+    pub upload_seconds: f64,
+    /// Bytes received.
+    pub download_bytes: u64,
+    /// Seconds the download took.
+    pub download_seconds: f64,
+}
+
 /// `POST /api/v0/block/put` and `block/stat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -24,6 +24,7 @@ pub(crate) const PROTOCOLS: &[&str] = &[
     "/ipfs/id/1.0.0",
     "/ipfs/id/push/1.0.0",
     "/ipfs/ping/1.0.0",
+    "/perf/1.0.0",
     "/ipfs/bitswap/1.2.0",
     "/ipfs/bitswap/1.1.0",
     "/ipfs/bitswap/1.0.0",

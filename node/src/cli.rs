@@ -84,6 +84,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure raw stream throughput to a peer with the libp2p perf protocol (/perf/1.0.0).
+    Perf {
+        /// A multiaddr (connected to first) or a peer id.
+        #[arg(value_parser = parse_target)]
+        target: Multiaddr,
+        /// Bytes to send.
+        #[arg(long, default_value = "0")]
+        upload_bytes: u64,
+        /// Bytes to receive.
+        #[arg(long, default_value = "67108864")]
+        download_bytes: u64,
+        /// Print libp2p perf's JSON line instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop the running daemon.
     Shutdown,
     /// Two nodes on temporary repos connect by multiaddr over tcp, quic-v1, ws and wss.
@@ -137,6 +152,14 @@ fn parse_target(s: &str) -> Result<Multiaddr, String> {
         return Ok(Multiaddr::empty().with(Protocol::P2p(peer)));
     }
     Multiaddr::from_str(s).map_err(|e| format!("not a peer id or multiaddr: {e}"))
+}
+
+/// A target as the API takes it: a bare peer id, or the multiaddr.
+fn target_arg(target: &Multiaddr) -> String {
+    match target.iter().collect::<Vec<_>>().as_slice() {
+        [Protocol::P2p(peer)] => peer.to_string(),
+        _ => target.to_string(),
+    }
 }
 
 /// Parses a filter rule for clap.
@@ -248,10 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ping { target, count } => {
-            let arg = match target.iter().collect::<Vec<_>>().as_slice() {
-                [Protocol::P2p(peer)] => peer.to_string(),
-                _ => target.to_string(),
-            };
+            let arg = target_arg(&target);
             for line in Client::for_repo(&dir)?.ping(&arg, count.get())? {
                 if !line.success {
                     anyhow::bail!("{}", line.text);
@@ -266,6 +286,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Shutdown => Ok(Client::for_repo(&dir)?.shutdown()?),
         Command::Block { command } => block::run(&dir, command),
+        Command::Perf {
+            target,
+            upload_bytes,
+            download_bytes,
+            json,
+        } => {
+            let report =
+                Client::for_repo(&dir)?.perf(&target_arg(&target), upload_bytes, download_bytes)?;
+            let seconds = report.upload_seconds + report.download_seconds;
+            if json {
+                let line = serde_json::json!({
+                    "type": "final",
+                    "timeSeconds": seconds,
+                    "uploadBytes": report.upload_bytes,
+                    "downloadBytes": report.download_bytes,
+                });
+                outln!("{line}");
+            } else {
+                let rate = |bytes: u64, s: f64| {
+                    if s > 0.0 {
+                        bytes as f64 / s / (1 << 20) as f64
+                    } else {
+                        0.0
+                    }
+                };
+                outln!(
+                    "upload {} B in {:.3} s ({:.1} MiB/s), download {} B in {:.3} s ({:.1} MiB/s)",
+                    report.upload_bytes,
+                    report.upload_seconds,
+                    rate(report.upload_bytes, report.upload_seconds),
+                    report.download_bytes,
+                    report.download_seconds,
+                    rate(report.download_bytes, report.download_seconds),
+                );
+            }
+            Ok(())
+        }
         Command::Config {
             key, value: None, ..
         } => {

@@ -46,6 +46,7 @@ pub mod demo;
 mod error;
 mod gate;
 mod node;
+mod perf;
 mod ping;
 pub mod profile;
 mod repo;
@@ -57,6 +58,7 @@ pub use error::{BuildError, DialError, PingError};
 pub use node::{
     BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity, Node, PeerInfo,
 };
+pub use perf::{PerfError, PerfReport};
 pub use profile::Profile;
 pub use repo::{Repo, RepoError};
 pub use switchboard_exchange as exchange;

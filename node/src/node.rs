@@ -224,16 +224,34 @@ impl Node {
         target: &Multiaddr,
         count: NonZeroU32,
     ) -> Result<Vec<Duration>, PingError> {
-        let peer = match target.iter().collect::<Vec<_>>().as_slice() {
+        let peer = self.reach(target).await?;
+        crate::ping::ping(self.inner.control.clone(), peer, count.get()).await
+    }
+
+    /// Runs the libp2p perf protocol against `target` (a peer id or an address to connect to
+    /// first): sends `upload` bytes, then receives `download` bytes, over one stream.
+    pub async fn perf(
+        &self,
+        target: &Multiaddr,
+        upload: u64,
+        download: u64,
+    ) -> Result<crate::PerfReport, crate::PerfError> {
+        let peer = self.reach(target).await?;
+        crate::perf::run(self.inner.control.clone(), peer, upload, download).await
+    }
+
+    /// Connects to `target` unless already connected: a bare `/p2p/<id>` dials the peer's known
+    /// addresses, anything else is dialed as an address.
+    async fn reach(&self, target: &Multiaddr) -> Result<PeerId, DialError> {
+        match target.iter().collect::<Vec<_>>().as_slice() {
             [Protocol::P2p(peer)] => {
                 let peer = *peer;
                 self.ask(|reply| Command::DialPeer { peer, reply })
                     .await
-                    .unwrap_or(Err(DialError::Stopped))?
+                    .unwrap_or(Err(DialError::Stopped))
             }
-            _ => self.connect(target.clone()).await?,
-        };
-        crate::ping::ping(self.inner.control.clone(), peer, count.get()).await
+            _ => self.connect(target.clone()).await,
+        }
     }
 
     /// Stops the swarm: closes listeners and connections. Returns once it has stopped.

@@ -67,6 +67,9 @@ impl Runner {
         let incoming_pings = control
             .accept(crate::ping::PROTOCOL)
             .expect("nothing else registers ping");
+        let incoming_perf = control
+            .accept(crate::perf::PROTOCOL)
+            .expect("nothing else registers perf");
         let mut runner = Runner {
             swarm,
             commands,
@@ -88,6 +91,7 @@ impl Runner {
         runner.listen(listen).await?;
         tokio::spawn(runner.run());
         tokio::spawn(crate::ping::serve(incoming_pings));
+        tokio::spawn(crate::perf::serve(incoming_perf));
         Ok(Node::new(
             keypair.public(),
             command_tx,

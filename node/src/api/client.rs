@@ -218,6 +218,21 @@ impl Client {
             .collect()
     }
 
+    /// `perf`: one libp2p perf run from the daemon to `target`.
+    pub fn perf(
+        &self,
+        target: &str,
+        upload: u64,
+        download: u64,
+    ) -> Result<super::PerfResponse, ClientError> {
+        let args = [
+            ("arg", target.to_owned()),
+            ("upload-bytes", upload.to_string()),
+            ("download-bytes", download.to_string()),
+        ];
+        self.call("perf", &args)
+    }
+
     /// `shutdown`: asks the daemon to stop.
     pub fn shutdown(&self) -> Result<(), ClientError> {
         self.call_raw("shutdown", &[]).map(drop)

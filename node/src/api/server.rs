@@ -92,6 +92,7 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/swarm/addrs/local", post(swarm_addrs_local))
         .route("/api/v0/ping", post(ping))
         .route("/api/v0/shutdown", post(shutdown_handler))
+        .route("/api/v0/perf", post(perf))
         .route(
             "/api/v0/block/put",
             // A block of 2 MiB plus the multipart framing around it.
@@ -353,6 +354,40 @@ async fn ping(
         body,
     )
         .into_response())
+}
+
+/// One libp2p perf run against `arg` (a peer id or multiaddr), `upload-bytes` up and
+/// `download-bytes` down.
+async fn perf(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<super::PerfResponse>, ApiError> {
+    let query = Query::parse(raw);
+    let arg = query.args()?[0];
+    let target = match PeerId::from_str(arg) {
+        Ok(peer) => Multiaddr::empty().with(Protocol::P2p(peer)),
+        Err(_) => parse_addr(arg)?,
+    };
+    let bytes = |key: &str| -> Result<u64, ApiError> {
+        match query.get(key) {
+            None => Ok(0),
+            Some(n) => n
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid {key} `{n}`"))),
+        }
+    };
+    let (upload, download) = (bytes("upload-bytes")?, bytes("download-bytes")?);
+    let report = state
+        .node
+        .perf(&target, upload, download)
+        .await
+        .map_err(ApiError::failed)?;
+    Ok(axum::Json(super::PerfResponse {
+        upload_bytes: report.upload_bytes,
+        upload_seconds: report.upload_time.as_secs_f64(),
+        download_bytes: report.download_bytes,
+        download_seconds: report.download_time.as_secs_f64(),
+    }))
 }
 
 async fn shutdown_handler(State(state): State<AppState>) -> StatusCode {

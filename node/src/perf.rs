@@ -1,0 +1,144 @@
+//! The libp2p perf protocol, `/perf/1.0.0`: raw stream throughput over the node's own
+//! transport stack, for operators and for comparing the exchange with the wire it runs on.
+//!
+//! The client sends the number of bytes it wants back (u64, big-endian), then its upload, then
+//! closes its write side; the server drains the upload and answers with that many bytes.
+
+use std::time::{Duration, Instant};
+
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::{PeerId, StreamProtocol};
+
+/// The perf protocol.
+pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
+
+/// Perf streams served at once.
+const MAX_INBOUND: usize = 8;
+/// The most a client may ask to download in one stream: 16 GiB.
+const MAX_DOWNLOAD: u64 = 16 << 30;
+/// How long a perf stream may stall before it is dropped.
+const STALL: Duration = Duration::from_secs(30);
+/// Write and read in chunks of this size.
+const CHUNK: usize = 64 * 1024;
+
+/// What one perf run measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PerfReport {
+    /// Bytes sent.
+    pub upload_bytes: u64,
+    /// Time to send them (until the write side closed).
+    pub upload_time: Duration,
+    /// Bytes received.
+    pub download_bytes: u64,
+    /// Time to receive them (after the upload, until the end of the stream).
+    pub download_time: Duration,
+}
+
+/// Why a perf run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PerfError {
+    /// The peer could not be reached.
+    #[error(transparent)]
+    Dial(#[from] crate::DialError),
+    /// The peer does not speak `/perf/1.0.0`.
+    #[error("{0} does not support /perf/1.0.0")]
+    Unsupported(PeerId),
+    /// The stream failed or stalled.
+    #[error("perf with {peer} failed: {reason}")]
+    Failed {
+        /// The peer.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Serves perf streams until the node stops.
+pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
+    incoming
+        .for_each_concurrent(MAX_INBOUND, |(peer, mut stream)| async move {
+            let result = tokio::time::timeout(STALL * 4, async {
+                let mut header = [0u8; 8];
+                stream.read_exact(&mut header).await?;
+                let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
+                let mut buf = vec![0u8; CHUNK];
+                while stream.read(&mut buf).await? != 0 {}
+                let mut left = wanted;
+                while left > 0 {
+                    let n = left.min(CHUNK as u64) as usize;
+                    stream.write_all(&buf[..n]).await?;
+                    left -= n as u64;
+                }
+                stream.close().await
+            })
+            .await;
+            if let Ok(Err(e)) = result {
+                tracing::debug!(%peer, error = %e, "perf stream failed");
+            }
+        })
+        .await
+}
+
+/// Runs one perf stream against a connected `peer`.
+pub(crate) async fn run(
+    mut control: libp2p_stream::Control,
+    peer: PeerId,
+    upload: u64,
+    download: u64,
+) -> Result<PerfReport, PerfError> {
+    let failed = |reason: String| PerfError::Failed { peer, reason };
+    let mut stream = match control.open_stream(peer, PROTOCOL).await {
+        Ok(stream) => stream,
+        Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+            return Err(PerfError::Unsupported(peer));
+        }
+        Err(e) => return Err(failed(e.to_string())),
+    };
+    let started = Instant::now();
+    let upload_phase = async {
+        stream.write_all(&download.to_be_bytes()).await?;
+        let chunk = vec![0u8; CHUNK];
+        let mut left = upload;
+        while left > 0 {
+            let n = left.min(CHUNK as u64) as usize;
+            stream.write_all(&chunk[..n]).await?;
+            left -= n as u64;
+        }
+        stream.close().await
+    };
+    tokio::time::timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
+        .await
+        .map_err(|_| failed("upload stalled".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let upload_time = started.elapsed();
+    let started = Instant::now();
+    let download_phase = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut received = 0u64;
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(received);
+            }
+            received += n as u64;
+        }
+    };
+    let download_bytes =
+        tokio::time::timeout(STALL + Duration::from_secs(download >> 20), download_phase)
+            .await
+            .map_err(|_| failed("download stalled".into()))?
+            .map_err(|e| failed(e.to_string()))?;
+    if download_bytes != download {
+        return Err(failed(format!(
+            "received {download_bytes} of {download} bytes"
+        )));
+    }
+    Ok(PerfReport {
+        upload_bytes: upload,
+        upload_time,
+        download_bytes,
+        download_time: started.elapsed(),
+    })
+}
