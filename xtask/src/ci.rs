@@ -142,7 +142,7 @@ fn discover_in_namespace() -> anyhow::Result<()> {
 
 /// Installs the JavaScript peers the interop tests run (Helia, on a Node 22 from npm) from
 /// their lockfile, unless `node_modules` already matches it.
-fn install_js_peers() -> anyhow::Result<()> {
+pub(crate) fn install_js_peers() -> anyhow::Result<()> {
     let dir = crate::root().join("interop/helia");
     let installed = dir.join("node_modules/.package-lock.json");
     let lock = dir.join("package-lock.json");

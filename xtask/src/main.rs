@@ -4,8 +4,10 @@
 //!   the tests (doc tests included), the demo, the examples and the matrix.
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
+//! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia.
 //! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 
+mod bench;
 mod ci;
 mod matrix;
 mod proto;
@@ -29,6 +31,8 @@ enum Task {
     Ci,
     /// The cross-environment connection matrix.
     Matrix(matrix::Args),
+    /// Benchmarks, built optimised; prints a table of figures measured side by side.
+    Bench(bench::Args),
     /// Regenerates the Rust code of the protobuf schemas (needs `protoc`).
     Proto,
 }
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::Matrix(args) => matrix::run(&args).map(drop),
         Task::Proto => proto::run(),
+        Task::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

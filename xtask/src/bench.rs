@@ -1,0 +1,32 @@
+//! `cargo xtask bench <name>`: runs a benchmark of the workspace, built with the bench
+//! (release) profile. Benchmarks print their own table; none runs in `ci`, since wall times on
+//! shared machines are figures to read, not assertions.
+
+use crate::{cargo, exec};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Which benchmark: `exchange`.
+    name: Bench,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Bench {
+    /// Bitswap fetch of 256 MiB in 256 KiB blocks over TCP and QUIC, with the raw perf-protocol
+    /// throughput of the same transport and Helia fetching from Helia, side by side.
+    Exchange,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    crate::ci::install_js_peers()?;
+    match args.name {
+        Bench::Exchange => exec(cargo().args([
+            "bench",
+            "--locked",
+            "-p",
+            "switchboard-node",
+            "--bench",
+            "exchange",
+        ])),
+    }
+}
