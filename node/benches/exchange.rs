@@ -140,6 +140,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
     let count = mib * 1024 * 1024 / BLOCK;
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,15 +3,14 @@
 //!
 //! Inbound, every Bitswap protocol is accepted; each stream is read message by message until
 //! the peer closes it (boxo keeps one open; Helia sends one batch per stream). Outbound, each
-//! peer has a writer task that opens a stream per batch of queued messages, writes them and
-//! closes it, as Helia does. A peer becomes a Bitswap peer when identify says it speaks a
+//! peer has a writer task that keeps one stream open while there is traffic, as boxo does. A peer becomes a Bitswap peer when identify says it speaks a
 //! Bitswap protocol, with the newest version it lists.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{AsyncWriteExt, StreamExt};
+use futures::AsyncWriteExt;
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{
     Action, Block, Blockstore, Cid, Config, Engine, Message, PROTOCOLS, ReadError, Version,
@@ -27,8 +26,14 @@ const COMMAND_QUEUE: usize = 64;
 const INBOUND_QUEUE: usize = 64;
 /// Messages waiting for one peer's writer.
 const WRITER_QUEUE: usize = 16;
-/// Inbound streams read at once; more wait in libp2p-stream's bounded queue.
+/// Inbound streams read at once; more are dropped (and logged).
 const MAX_INBOUND_STREAMS: usize = 128;
+/// How long a writer keeps an idle stream open.
+const WRITER_IDLE: Duration = Duration::from_secs(5);
+/// Further attempts to open a stream before a batch of messages is given up.
+const OPEN_RETRIES: u32 = 3;
+/// The wait before the first retry, growing linearly.
+const OPEN_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an inbound stream may stay silent before it is dropped (Helia uses 10 s too).
 const INBOUND_IDLE: Duration = Duration::from_secs(30);
 
@@ -158,8 +163,11 @@ impl Bitswap {
 
 /// Reads every inbound Bitswap stream, message by message, into the driver's queue.
 async fn serve_inbound(incoming: libp2p_stream::IncomingStreams, inbound: mpsc::Sender<Input>) {
-    incoming
-        .for_each_concurrent(MAX_INBOUND_STREAMS, |(peer, mut stream)| {
+    crate::inbound::serve(
+        incoming,
+        MAX_INBOUND_STREAMS,
+        "bitswap",
+        move |peer, mut stream| {
             let inbound = inbound.clone();
             async move {
                 loop {
@@ -178,8 +186,9 @@ async fn serve_inbound(incoming: libp2p_stream::IncomingStreams, inbound: mpsc::
                 }
                 let _ = stream.close().await;
             }
-        })
-        .await
+        },
+    )
+    .await
 }
 
 struct Driver {
@@ -258,6 +267,13 @@ impl Driver {
                 self.engine.block_added(&block, self.store.as_ref());
             }
             Input::Inbound(peer, Ok(message)) => {
+                tracing::trace!(
+                    %peer,
+                    wants = message.wants.len(),
+                    blocks = message.blocks.len(),
+                    presences = message.presences.len(),
+                    "bitswap message in"
+                );
                 self.engine
                     .handle_message(peer, message, self.store.as_ref(), now)
             }
@@ -299,6 +315,13 @@ impl Driver {
                     message,
                     version,
                 } => {
+                    tracing::trace!(
+                        %peer,
+                        wants = message.wants.len(),
+                        blocks = message.blocks.len(),
+                        presences = message.presences.len(),
+                        "bitswap message out"
+                    );
                     self.overflow
                         .entry(peer)
                         .or_default()
@@ -362,59 +385,90 @@ impl Driver {
     }
 }
 
-/// One peer's writer: a stream per batch of queued messages, as Helia does. Reports each
-/// message's block bytes when written (or lost), so the engine's flow control moves on.
+/// Opens a Bitswap stream to `peer` with the newest protocol it accepts (older ones are tried
+/// once each, and the engine told of the downgrade), retrying briefly when the open fails.
+async fn open(
+    control: &mut libp2p_stream::Control,
+    peer: PeerId,
+    versions: &mut &'static [(&'static str, Version)],
+    done: &mpsc::Sender<Input>,
+) -> Option<(libp2p::Stream, Version)> {
+    let mut attempts = 0;
+    loop {
+        let ((name, version), rest) = versions.split_first()?;
+        match control.open_stream(peer, StreamProtocol::new(name)).await {
+            Ok(stream) => return Some((stream, *version)),
+            Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+                *versions = rest;
+                let _ = done
+                    .send(Input::Downgrade(peer, rest.first().map(|(_, v)| *v)))
+                    .await;
+            }
+            // A connection going away mid-open: try again shortly, as boxo does (3 tries).
+            Err(e) if attempts < OPEN_RETRIES => {
+                attempts += 1;
+                tracing::debug!(%peer, error = %e, attempts, "cannot open a bitswap stream; retrying");
+                tokio::time::sleep(OPEN_BACKOFF * attempts).await;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
+                return None;
+            }
+        }
+    }
+}
+
+/// One peer's writer. Messages go out on one long-lived stream, as boxo sends them: every new
+/// stream is a chance for libp2p-stream to drop it on the receiving side when that side is
+/// busy, and a dropped stream loses its messages without an error. The stream is closed after
+/// [`WRITER_IDLE`] without messages (Helia drops idle ones after 10 s), and a message whose
+/// write fails is written once more on a fresh stream. Each message's block bytes are reported
+/// when written (or given up), so the engine's flow control moves on.
 async fn write_to(
     peer: PeerId,
     mut control: libp2p_stream::Control,
     mut queue: mpsc::Receiver<(Message, Version)>,
     done: mpsc::Sender<Input>,
 ) {
-    let mut versions: &[(&str, Version)] = &PROTOCOLS;
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while let Ok(next) = queue.try_recv() {
-            batch.push(next);
-        }
-        // The newest protocol the peer accepts; older ones are tried once each.
-        let opened = loop {
-            let Some(((name, version), rest)) = versions.split_first() else {
-                break None;
-            };
-            match control.open_stream(peer, StreamProtocol::new(name)).await {
-                Ok(stream) => break Some((stream, *version)),
-                Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
-                    versions = rest;
-                    let _ = done
-                        .send(Input::Downgrade(peer, rest.first().map(|(_, v)| *v)))
-                        .await;
+    let mut versions: &'static [(&'static str, Version)] = &PROTOCOLS;
+    let mut current: Option<(libp2p::Stream, Version)> = None;
+    loop {
+        let next = match current {
+            Some(_) => tokio::time::timeout(WRITER_IDLE, queue.recv()).await,
+            None => Ok(queue.recv().await),
+        };
+        let message = match next {
+            Ok(Some((message, _))) => message,
+            Ok(None) => break,
+            Err(_) => {
+                if let Some((mut stream, _)) = current.take() {
+                    let _ = stream.close().await;
                 }
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
-                    break None;
-                }
+                continue;
             }
         };
-        let mut stream = opened;
-        for (message, _) in &batch {
-            if let Some((s, version)) = &mut stream
-                && write_message(s, message, *version).await.is_err()
-            {
-                stream = None;
+        for _ in 0..2 {
+            if current.is_none() {
+                current = open(&mut control, peer, &mut versions, &done).await;
             }
-            if done
-                .send(Input::Sent(peer, message.block_bytes()))
-                .await
-                .is_err()
-            {
-                return;
+            let Some((stream, version)) = &mut current else {
+                break;
+            };
+            if write_message(stream, &message, *version).await.is_ok() {
+                break;
             }
+            current = None;
         }
-        if let Some((mut s, _)) = stream {
-            let _ = s.close().await;
+        if done
+            .send(Input::Sent(peer, message.block_bytes()))
+            .await
+            .is_err()
+            || versions.is_empty()
+        {
+            break;
         }
-        if versions.is_empty() {
-            return;
-        }
+    }
+    if let Some((mut stream, _)) = current {
+        let _ = stream.close().await;
     }
 }

@@ -45,6 +45,7 @@ pub mod config;
 pub mod demo;
 mod error;
 mod gate;
+mod inbound;
 mod node;
 mod perf;
 mod ping;

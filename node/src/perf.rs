@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 
 /// The perf protocol.
@@ -57,8 +57,11 @@ pub enum PerfError {
 
 /// Serves perf streams until the node stops.
 pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
-    incoming
-        .for_each_concurrent(MAX_INBOUND, |(peer, mut stream)| async move {
+    crate::inbound::serve(
+        incoming,
+        MAX_INBOUND,
+        "perf",
+        |peer, mut stream| async move {
             let result = tokio::time::timeout(STALL * 4, async {
                 let mut header = [0u8; 8];
                 stream.read_exact(&mut header).await?;
@@ -77,8 +80,9 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
             if let Ok(Err(e)) = result {
                 tracing::debug!(%peer, error = %e, "perf stream failed");
             }
-        })
-        .await
+        },
+    )
+    .await
 }
 
 /// Runs one perf stream against a connected `peer`.

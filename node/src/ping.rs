@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 
 use crate::PingError;
@@ -17,14 +17,16 @@ pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.
 
 /// How long one ping waits for its echo, and an inbound stream for its next ping.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Inbound ping streams served at once; more wait in libp2p-stream's bounded queue, and beyond
-/// that are dropped.
+/// Inbound ping streams served at once; more are dropped.
 const MAX_INBOUND: usize = 32;
 
 /// Echoes every inbound ping stream until the node stops.
 pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
-    incoming
-        .for_each_concurrent(MAX_INBOUND, |(peer, mut stream)| async move {
+    crate::inbound::serve(
+        incoming,
+        MAX_INBOUND,
+        "ping",
+        |peer, mut stream| async move {
             let mut payload = [0u8; 32];
             loop {
                 match tokio::time::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
@@ -37,8 +39,9 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
                 }
             }
             tracing::trace!(%peer, "inbound ping stream done");
-        })
-        .await
+        },
+    )
+    .await
 }
 
 /// Pings a connected `peer` `count` times over one stream.
