@@ -44,6 +44,12 @@ pub trait Blockstore: std::fmt::Debug + Send + Sync + 'static {
 
     /// Removes a block; whether it was there.
     fn remove(&self, cid: &Cid) -> Result<bool, StoreError>;
+
+    /// Stores several blocks; once this returns, all of them survive a crash. Backends with
+    /// transactions write them in one.
+    fn put_many(&self, blocks: &[Block]) -> Result<(), StoreError> {
+        blocks.iter().try_for_each(|b| self.put(b))
+    }
 }
 
 /// The storage key: the multihash's bytes.

@@ -308,6 +308,26 @@ impl Driver {
     }
 
     fn drain(&mut self) {
+        loop {
+            let received = self.drain_actions();
+            if received.is_empty() {
+                return;
+            }
+            // The blocks that arrived together are stored in one write (one fsync), then
+            // handed out and offered to peers that want them, which may make more actions.
+            if let Err(e) = self.store.put_many(&received) {
+                tracing::warn!(error = %e, blocks = received.len(), "cannot store fetched blocks");
+            }
+            for block in &received {
+                self.complete(block);
+                self.engine.block_added(block, self.store.as_ref());
+            }
+        }
+    }
+
+    /// Carries out every pending action but `Received`, whose blocks it returns.
+    fn drain_actions(&mut self) -> Vec<Block> {
+        let mut received = Vec::new();
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send {
@@ -328,19 +348,14 @@ impl Driver {
                         .push_back((message, version));
                     self.refill(peer);
                 }
-                Action::Received(block) => {
-                    if let Err(e) = self.store.put(&block) {
-                        tracing::warn!(cid = %block.cid(), error = %e, "cannot store a fetched block");
-                    }
-                    self.complete(&block);
-                    self.engine.block_added(&block, self.store.as_ref());
-                }
+                Action::Received(block) => received.push(block),
                 Action::Disconnect { peer, reason } => {
                     tracing::info!(%peer, ?reason, "dropping a misbehaving bitswap peer");
                     let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
                 }
             }
         }
+        received
     }
 
     /// Hands the writer of `peer` as many overflowed messages as it takes.

@@ -68,12 +68,19 @@ impl Blockstore for RedbBlockstore {
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {
+        self.put_many(std::slice::from_ref(block))
+    }
+
+    /// One transaction, so one fsync, for all the blocks.
+    fn put_many(&self, blocks: &[Block]) -> Result<(), StoreError> {
         let write = self.db.begin_write().map_err(backend)?;
         {
             let mut table = write.open_table(BLOCKS).map_err(backend)?;
-            table
-                .insert(key(block.cid()).as_slice(), block.data().as_ref())
-                .map_err(backend)?;
+            for block in blocks {
+                table
+                    .insert(key(block.cid()).as_slice(), block.data().as_ref())
+                    .map_err(backend)?;
+            }
         }
         write.commit().map_err(backend)
     }

@@ -15,6 +15,9 @@ fn exercise(store: &dyn Blockstore) {
     // The same digest under another codec shares the stored bytes.
     let as_cbor = Cid::new_v1(0x71, *a.cid().hash());
     assert!(store.has(&as_cbor).expect("has"));
+    let many = [block(b"x"), block(b"y")];
+    store.put_many(&many).expect("put many");
+    assert!(many.iter().all(|b| store.has(b.cid()).expect("has")));
     assert!(store.remove(a.cid()).expect("remove"));
     assert!(!store.remove(a.cid()).expect("remove again"));
     assert_eq!(store.get(a.cid()).expect("get"), None);
