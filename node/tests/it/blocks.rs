@@ -5,7 +5,7 @@ use std::time::Duration;
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{GetError, Node, profile};
 
-use crate::support::transport_of;
+use crate::support::addr_of;
 
 async fn node() -> Node {
     Node::builder(profile::Daemon)
@@ -17,13 +17,7 @@ async fn node() -> Node {
 }
 
 async fn connect(from: &Node, to: &Node) {
-    let addr = to
-        .listen_addrs()
-        .await
-        .into_iter()
-        .find(|a| transport_of(a) == "tcp")
-        .expect("tcp");
-    from.connect(addr.with_p2p(to.peer_id()).expect("p2p"))
+    from.connect(addr_of(to, "tcp").await)
         .await
         .expect("connect");
 }

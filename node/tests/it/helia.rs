@@ -6,12 +6,11 @@
 
 use std::time::Duration;
 
-use libp2p::Multiaddr;
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{Node, profile};
 
 use crate::helia_peer::Helia;
-use crate::support::transport_of;
+use crate::support::addr_of;
 
 async fn node() -> Node {
     Node::builder(profile::Daemon)
@@ -23,16 +22,6 @@ async fn node() -> Node {
         .build()
         .await
         .expect("node")
-}
-
-async fn addr_of(node: &Node, transport: &str) -> Multiaddr {
-    let addr = node
-        .listen_addrs()
-        .await
-        .into_iter()
-        .find(|a| transport_of(a) == transport)
-        .expect("listener");
-    addr.with_p2p(node.peer_id()).expect("no /p2p")
 }
 
 /// Runs blocking Helia calls off the runtime's threads.

@@ -14,7 +14,7 @@ use switchboard_node::transport::{
 use switchboard_node::{BuildError, Builder, DialError, Event, Node, profile};
 use tokio::sync::broadcast;
 
-use crate::support::{DEADLINE, transport_of};
+use crate::support::{DEADLINE, addr_of, transport_of};
 
 fn ma(s: &str) -> Multiaddr {
     s.parse().expect("test multiaddr")
@@ -25,17 +25,6 @@ fn daemon(addrs: &[&str]) -> Builder {
     Node::builder(profile::Daemon)
         .with_mdns(false)
         .with_listen_addrs(addrs.iter().map(|a| ma(a)))
-}
-
-/// Its first listen address of `transport`, with `/p2p`.
-async fn addr_of(node: &Node, transport: &str) -> Multiaddr {
-    let addr = node
-        .listen_addrs()
-        .await
-        .into_iter()
-        .find(|a| transport_of(a) == transport)
-        .expect("listener");
-    addr.with_p2p(node.peer_id()).expect("no /p2p yet")
 }
 
 /// Waits for an event `pick` accepts.

@@ -40,6 +40,17 @@ pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) ->
     }
 }
 
+/// `node`'s first listen address of `transport`, with `/p2p`.
+pub(crate) async fn addr_of(node: &switchboard_node::Node, transport: &str) -> Multiaddr {
+    let addr = node
+        .listen_addrs()
+        .await
+        .into_iter()
+        .find(|a| transport_of(a) == transport)
+        .expect("listener");
+    addr.with_p2p(node.peer_id()).expect("no /p2p yet")
+}
+
 /// Which transport a listen address belongs to, as the matrix names them.
 pub(crate) fn transport_of(addr: &Multiaddr) -> &'static str {
     switchboard_node::transport::label(addr).expect("an address of a known transport")

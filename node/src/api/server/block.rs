@@ -61,11 +61,8 @@ pub(super) async fn put(
     Ok(axum::Json(BlockStat { key, size }))
 }
 
-/// `block/get`: the block's bytes, from the store or from peers.
-pub(super) async fn get(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+/// The block a `block/get` or `block/stat` query names, from the store or from peers.
+async fn fetch(state: &AppState, raw: Option<String>) -> Result<(Cid, Block), ApiError> {
     let query = Query::parse(raw);
     let (cid, timeout) = (cid_arg(&query)?, timeout(&query)?);
     let block = state
@@ -74,6 +71,15 @@ pub(super) async fn get(
         .get_with_timeout(&cid, timeout)
         .await
         .map_err(ApiError::failed)?;
+    Ok((cid, block))
+}
+
+/// `block/get`: the block's bytes, from the store or from peers.
+pub(super) async fn get(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (_, block) = fetch(&state, raw).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],
         block.data().clone(),
@@ -86,14 +92,7 @@ pub(super) async fn stat(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<BlockStat>, ApiError> {
-    let query = Query::parse(raw);
-    let (cid, timeout) = (cid_arg(&query)?, timeout(&query)?);
-    let block = state
-        .node
-        .block()
-        .get_with_timeout(&cid, timeout)
-        .await
-        .map_err(ApiError::failed)?;
+    let (cid, block) = fetch(&state, raw).await?;
     Ok(axum::Json(BlockStat {
         key: cid.to_string(),
         size: block.data().len(),
