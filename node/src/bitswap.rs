@@ -74,8 +74,6 @@ enum Input {
     Inbound(PeerId, Result<Message, ReadError>),
     Sent(PeerId, usize),
     Downgrade(PeerId, Option<Version>),
-    /// A write of fetched blocks finished.
-    Stored(Vec<Block>),
     Node(Event),
     Timeout,
 }
@@ -111,8 +109,6 @@ impl Bitswap {
             writers: HashMap::new(),
             overflow: HashMap::new(),
             waiting: HashMap::new(),
-            unstored: Vec::new(),
-            storing: false,
             sent_tx,
             node_commands,
         };
@@ -203,10 +199,6 @@ struct Driver {
     /// Messages a full writer queue could not take yet, in order.
     overflow: HashMap<PeerId, VecDeque<(Message, Version)>>,
     waiting: HashMap<Cid, Vec<oneshot::Sender<Block>>>,
-    /// Fetched blocks waiting for the write in progress to finish.
-    unstored: Vec<Block>,
-    /// Whether a write of fetched blocks is in progress.
-    storing: bool,
     sent_tx: mpsc::Sender<Input>,
     node_commands: mpsc::Sender<NodeCommand>,
 }
@@ -311,42 +303,26 @@ impl Driver {
                 self.engine.peer_disconnected(peer, now);
             }
             Input::Node(_) => {}
-            Input::Stored(blocks) => {
-                self.storing = false;
-                for block in &blocks {
-                    self.complete(block);
-                    self.engine.block_added(block, self.store.as_ref());
-                }
-                self.store_unstored();
-            }
             Input::Timeout => self.engine.handle_timeout(now),
         }
     }
 
     fn drain(&mut self) {
-        let received = self.drain_actions();
-        self.unstored.extend(received);
-        self.store_unstored();
-    }
-
-    /// Group commit: fetched blocks are written off the driver's task, all that arrived while
-    /// the previous write ran in one write (one fsync for a disk store). When a write finishes
-    /// ([`Input::Stored`]) its blocks are handed to waiters and offered to peers.
-    fn store_unstored(&mut self) {
-        if self.storing || self.unstored.is_empty() {
-            return;
-        }
-        self.storing = true;
-        let batch = std::mem::take(&mut self.unstored);
-        let (store, done) = (self.store.clone(), self.sent_tx.clone());
-        tokio::spawn(async move {
-            let write = batch.clone();
-            let result = tokio::task::spawn_blocking(move || store.put_many(&write)).await;
-            if !matches!(result, Ok(Ok(()))) {
-                tracing::warn!(blocks = batch.len(), "cannot store fetched blocks");
+        loop {
+            let received = self.drain_actions();
+            if received.is_empty() {
+                return;
             }
-            let _ = done.send(Input::Stored(batch)).await;
-        });
+            // The blocks that arrived together are stored in one write (one fsync), then
+            // handed out and offered to peers that want them, which may make more actions.
+            if let Err(e) = self.store.put_many(&received) {
+                tracing::warn!(error = %e, blocks = received.len(), "cannot store fetched blocks");
+            }
+            for block in &received {
+                self.complete(block);
+                self.engine.block_added(block, self.store.as_ref());
+            }
+        }
     }
 
     /// Carries out every pending action but `Received`, whose blocks it returns.
