@@ -50,18 +50,6 @@ pub trait Blockstore: std::fmt::Debug + Send + Sync + 'static {
     fn put_many(&self, blocks: &[Block]) -> Result<(), StoreError> {
         blocks.iter().try_for_each(|b| self.put(b))
     }
-
-    /// Stores blocks that can be had again (fetched from peers), deferring durability: a crash
-    /// may lose what was put this way since the last [`Blockstore::flush`] or durable put, and
-    /// never corrupts the store. Readers see the blocks at once.
-    fn put_many_deferred(&self, blocks: &[Block]) -> Result<(), StoreError> {
-        self.put_many(blocks)
-    }
-
-    /// Makes deferred puts durable.
-    fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
 }
 
 /// The storage key: the multihash's bytes.

@@ -28,8 +28,6 @@ const INBOUND_QUEUE: usize = 64;
 const WRITER_QUEUE: usize = 16;
 /// Inbound streams read at once; more are dropped (and logged).
 const MAX_INBOUND_STREAMS: usize = 128;
-/// How often fetched blocks are made durable.
-const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a writer keeps an idle stream open.
 const WRITER_IDLE: Duration = Duration::from_secs(5);
 /// Further attempts to open a stream before a batch of messages is given up.
@@ -78,8 +76,6 @@ enum Input {
     Downgrade(PeerId, Option<Version>),
     Node(Event),
     Timeout,
-    /// Time to make fetched blocks durable.
-    Flush,
 }
 
 /// The handle the node keeps.
@@ -115,7 +111,6 @@ impl Bitswap {
             waiting: HashMap::new(),
             sent_tx,
             node_commands,
-            unflushed: false,
         };
         tokio::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
         Self { commands, store }
@@ -206,8 +201,6 @@ struct Driver {
     waiting: HashMap<Cid, Vec<oneshot::Sender<Block>>>,
     sent_tx: mpsc::Sender<Input>,
     node_commands: mpsc::Sender<NodeCommand>,
-    /// Whether fetched blocks were stored since the last flush.
-    unflushed: bool,
 }
 
 /// The newest Bitswap version among a peer's protocols.
@@ -226,8 +219,6 @@ impl Driver {
         mut sent: mpsc::Receiver<Input>,
         mut events: broadcast::Receiver<Event>,
     ) {
-        let mut flush_timer = tokio::time::interval(FLUSH_INTERVAL);
-        flush_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let timeout = self.engine.poll_timeout();
             let sleep = async {
@@ -249,7 +240,6 @@ impl Driver {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 () = sleep => Input::Timeout,
-                _ = flush_timer.tick() => Input::Flush,
             };
             self.handle(input);
             self.drain();
@@ -314,13 +304,6 @@ impl Driver {
             }
             Input::Node(_) => {}
             Input::Timeout => self.engine.handle_timeout(now),
-            Input::Flush => {
-                if std::mem::take(&mut self.unflushed)
-                    && let Err(e) = self.store.flush()
-                {
-                    tracing::warn!(error = %e, "cannot flush fetched blocks");
-                }
-            }
         }
     }
 
@@ -330,13 +313,11 @@ impl Driver {
             if received.is_empty() {
                 return;
             }
-            // The blocks that arrived together are stored in one write, without waiting for the
-            // disk (they can be fetched again after a crash; `flush` makes them durable within
-            // FLUSH_INTERVAL), then handed out and offered to peers, which may make more actions.
-            if let Err(e) = self.store.put_many_deferred(&received) {
+            // The blocks that arrived together are stored in one write (one fsync), then
+            // handed out and offered to peers that want them, which may make more actions.
+            if let Err(e) = self.store.put_many(&received) {
                 tracing::warn!(error = %e, blocks = received.len(), "cannot store fetched blocks");
             }
-            self.unflushed = true;
             for block in &received {
                 self.complete(block);
                 self.engine.block_added(block, self.store.as_ref());

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ::redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use ::redb::{Database, ReadableDatabase, TableDefinition};
 use cid::Cid;
 
 use super::{Blockstore, StoreError, key};
@@ -32,21 +32,6 @@ impl RedbBlockstore {
         write.open_table(BLOCKS).map_err(backend)?;
         write.commit().map_err(backend)?;
         Ok(Self { db })
-    }
-
-    /// Inserts `blocks` in one transaction committed with `durability`.
-    fn write(&self, blocks: &[Block], durability: Durability) -> Result<(), StoreError> {
-        let mut write = self.db.begin_write().map_err(backend)?;
-        write.set_durability(durability).map_err(backend)?;
-        {
-            let mut table = write.open_table(BLOCKS).map_err(backend)?;
-            for block in blocks {
-                table
-                    .insert(key(block.cid()).as_slice(), block.data().as_ref())
-                    .map_err(backend)?;
-            }
-        }
-        write.commit().map_err(backend)
     }
 
     fn read(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
@@ -88,17 +73,16 @@ impl Blockstore for RedbBlockstore {
 
     /// One transaction, so one fsync, for all the blocks.
     fn put_many(&self, blocks: &[Block]) -> Result<(), StoreError> {
-        self.write(blocks, Durability::Immediate)
-    }
-
-    /// A commit without fsync: redb rolls back to the last durable commit after a crash.
-    fn put_many_deferred(&self, blocks: &[Block]) -> Result<(), StoreError> {
-        self.write(blocks, Durability::None)
-    }
-
-    /// An empty durable commit makes every earlier non-durable one durable.
-    fn flush(&self) -> Result<(), StoreError> {
-        self.write(&[], Durability::Immediate)
+        let write = self.db.begin_write().map_err(backend)?;
+        {
+            let mut table = write.open_table(BLOCKS).map_err(backend)?;
+            for block in blocks {
+                table
+                    .insert(key(block.cid()).as_slice(), block.data().as_ref())
+                    .map_err(backend)?;
+            }
+        }
+        write.commit().map_err(backend)
     }
 
     fn remove(&self, cid: &Cid) -> Result<bool, StoreError> {

@@ -40,18 +40,4 @@ fn redb_blockstore_behaves_and_persists() {
     }
     let store = RedbBlockstore::open(&path).expect("reopen");
     assert_eq!(store.get(b.cid()).expect("get"), Some(b));
-    // Deferred puts are visible at once and durable after a flush.
-    let c = block(b"deferred");
-    store
-        .put_many_deferred(std::slice::from_ref(&c))
-        .expect("deferred put");
-    assert!(store.has(c.cid()).expect("has"));
-    store.flush().expect("flush");
-    drop(store);
-    assert!(
-        RedbBlockstore::open(&path)
-            .expect("reopen")
-            .has(c.cid())
-            .expect("has")
-    );
 }
