@@ -81,7 +81,7 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
     }
 
     /// A peer connected; it speaks `version`. It is sent our wantlist.
-    pub fn peer_connected(&mut self, peer: P, version: Version, now: Instant) {
+    pub fn peer_connected(&mut self, peer: P, version: Version) {
         self.peers.insert(
             peer,
             PeerState {
@@ -89,7 +89,7 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
                 strikes: 0,
             },
         );
-        self.client.peer_connected(peer, version, now, &self.config);
+        self.client.peer_connected(peer, version);
         self.flush_client();
     }
 

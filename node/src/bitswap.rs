@@ -203,6 +203,18 @@ struct Driver {
     node_commands: mpsc::Sender<NodeCommand>,
 }
 
+/// What a message carries, at trace level.
+fn trace_message(direction: &'static str, peer: PeerId, message: &Message) {
+    tracing::trace!(
+        %peer,
+        direction,
+        wants = message.wants.len(),
+        blocks = message.blocks.len(),
+        presences = message.presences.len(),
+        "bitswap message"
+    );
+}
+
 /// The newest Bitswap version among a peer's protocols.
 fn best_version(protocols: &[String]) -> Option<Version> {
     PROTOCOLS
@@ -267,13 +279,7 @@ impl Driver {
                 self.engine.block_added(&block, self.store.as_ref());
             }
             Input::Inbound(peer, Ok(message)) => {
-                tracing::trace!(
-                    %peer,
-                    wants = message.wants.len(),
-                    blocks = message.blocks.len(),
-                    presences = message.presences.len(),
-                    "bitswap message in"
-                );
+                trace_message("in", peer, &message);
                 self.engine
                     .handle_message(peer, message, self.store.as_ref(), now)
             }
@@ -285,7 +291,7 @@ impl Driver {
                 self.engine.message_sent(peer, bytes, self.store.as_ref());
                 self.refill(peer);
             }
-            Input::Downgrade(peer, Some(version)) => self.engine.peer_connected(peer, version, now),
+            Input::Downgrade(peer, Some(version)) => self.engine.peer_connected(peer, version),
             Input::Downgrade(peer, None) => {
                 self.writers.remove(&peer);
                 self.engine.peer_disconnected(peer, now);
@@ -294,7 +300,7 @@ impl Driver {
                 peer, protocols, ..
             }) => {
                 if let Some(version) = best_version(&protocols) {
-                    self.engine.peer_connected(peer, version, now);
+                    self.engine.peer_connected(peer, version);
                 }
             }
             Input::Node(Event::Disconnected { peer }) => {
@@ -335,13 +341,7 @@ impl Driver {
                     message,
                     version,
                 } => {
-                    tracing::trace!(
-                        %peer,
-                        wants = message.wants.len(),
-                        blocks = message.blocks.len(),
-                        presences = message.presences.len(),
-                        "bitswap message out"
-                    );
+                    trace_message("out", peer, &message);
                     self.overflow
                         .entry(peer)
                         .or_default()

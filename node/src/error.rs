@@ -62,14 +62,6 @@ pub enum DialError {
     /// No transport dials the address, or a transport's filter refuses it.
     #[error(transparent)]
     Unsupported(#[from] Unsupported),
-    /// The address is not a multiaddr.
-    #[error("invalid multiaddr `{input}`: {reason}")]
-    InvalidAddr {
-        /// What was given.
-        input: String,
-        /// Why it does not parse.
-        reason: String,
-    },
     /// The peer at the address is not the one its `/p2p` named.
     #[error("wrong peer id at {addr}: expected {expected}, got {obtained}")]
     WrongPeerId {

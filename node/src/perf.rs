@@ -55,6 +55,30 @@ pub enum PerfError {
     },
 }
 
+/// Sends `n` zero bytes.
+async fn send(stream: &mut libp2p::Stream, n: u64) -> std::io::Result<()> {
+    let chunk = [0u8; CHUNK];
+    let mut left = n;
+    while left > 0 {
+        let len = left.min(CHUNK as u64) as usize;
+        stream.write_all(&chunk[..len]).await?;
+        left -= len as u64;
+    }
+    Ok(())
+}
+
+/// Reads until the end of the stream; how many bytes came.
+async fn drain(stream: &mut libp2p::Stream) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut received = 0;
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => return Ok(received),
+            n => received += n as u64,
+        }
+    }
+}
+
 /// Serves perf streams until the node stops.
 pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
     crate::inbound::serve(
@@ -66,14 +90,8 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
                 let mut header = [0u8; 8];
                 stream.read_exact(&mut header).await?;
                 let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
-                let mut buf = vec![0u8; CHUNK];
-                while stream.read(&mut buf).await? != 0 {}
-                let mut left = wanted;
-                while left > 0 {
-                    let n = left.min(CHUNK as u64) as usize;
-                    stream.write_all(&buf[..n]).await?;
-                    left -= n as u64;
-                }
+                drain(&mut stream).await?;
+                send(&mut stream, wanted).await?;
                 stream.close().await
             })
             .await;
@@ -103,13 +121,7 @@ pub(crate) async fn run(
     let started = Instant::now();
     let upload_phase = async {
         stream.write_all(&download.to_be_bytes()).await?;
-        let chunk = vec![0u8; CHUNK];
-        let mut left = upload;
-        while left > 0 {
-            let n = left.min(CHUNK as u64) as usize;
-            stream.write_all(&chunk[..n]).await?;
-            left -= n as u64;
-        }
+        send(&mut stream, upload).await?;
         stream.close().await
     };
     tokio::time::timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
@@ -118,22 +130,13 @@ pub(crate) async fn run(
         .map_err(|e| failed(e.to_string()))?;
     let upload_time = started.elapsed();
     let started = Instant::now();
-    let download_phase = async {
-        let mut buf = vec![0u8; CHUNK];
-        let mut received = 0u64;
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(received);
-            }
-            received += n as u64;
-        }
-    };
-    let download_bytes =
-        tokio::time::timeout(STALL + Duration::from_secs(download >> 20), download_phase)
-            .await
-            .map_err(|_| failed("download stalled".into()))?
-            .map_err(|e| failed(e.to_string()))?;
+    let download_bytes = tokio::time::timeout(
+        STALL + Duration::from_secs(download >> 20),
+        drain(&mut stream),
+    )
+    .await
+    .map_err(|_| failed("download stalled".into()))?
+    .map_err(|e| failed(e.to_string()))?;
     if download_bytes != download {
         return Err(failed(format!(
             "received {download_bytes} of {download} bytes"

@@ -106,13 +106,7 @@ impl<P: Copy + Eq + StdHash> Client<P> {
         }
     }
 
-    pub(super) fn peer_connected(
-        &mut self,
-        peer: P,
-        version: Version,
-        _now: Instant,
-        _config: &Config,
-    ) {
+    pub(super) fn peer_connected(&mut self, peer: P, version: Version) {
         for want in self.wants.values_mut() {
             Self::ask(&mut self.outbox, want, peer, version);
         }

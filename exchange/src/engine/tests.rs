@@ -53,9 +53,8 @@ impl Net {
     }
 
     fn connect(&mut self, a: usize, b: usize, version: Version) {
-        let now = self.now;
-        self.nodes[a].engine.peer_connected(b, version, now);
-        self.nodes[b].engine.peer_connected(a, version, now);
+        self.nodes[a].engine.peer_connected(b, version);
+        self.nodes[b].engine.peer_connected(a, version);
         self.run();
     }
 
@@ -343,7 +342,7 @@ fn answers_in_flight_are_bounded() {
         store.put(b).expect("put");
     }
     let now = Instant::now();
-    engine.peer_connected(1, Version::V1_2, now);
+    engine.peer_connected(1, Version::V1_2);
     let wants = blocks
         .iter()
         .map(|b| crate::Want {
