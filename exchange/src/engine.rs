@@ -80,15 +80,17 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         }
     }
 
-    /// A peer connected; it speaks `version`. It is sent our wantlist.
+    /// A peer connected; it speaks `version`. It is sent our wantlist. Announcing a known peer
+    /// again (identify pushed a change, a protocol downgrade) updates its version and keeps
+    /// its strikes.
     pub fn peer_connected(&mut self, peer: P, version: Version) {
-        self.peers.insert(
-            peer,
-            PeerState {
+        self.peers
+            .entry(peer)
+            .and_modify(|state| state.version = version)
+            .or_insert(PeerState {
                 version,
                 strikes: 0,
-            },
-        );
+            });
         self.client.peer_connected(peer, version);
         self.flush_client();
     }
@@ -126,17 +128,18 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         self.flush_server(store);
     }
 
-    /// A message from `peer` arrived.
+    /// A message from `peer` arrived on a stream speaking `version`. A peer not announced yet
+    /// (its identify still under way, or never sent) becomes known here: it opened a Bitswap
+    /// stream, so it speaks Bitswap, and its wants and misbehaviour count from the first message.
     pub fn handle_message(
         &mut self,
         peer: P,
+        version: Version,
         message: Message,
         store: &dyn Blockstore,
         now: Instant,
     ) {
-        if !self.peers.contains_key(&peer) {
-            return;
-        }
+        self.ensure_peer(peer, version);
         if !self
             .server
             .handle_wants(peer, &message, store, &self.config)
@@ -154,9 +157,16 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         self.flush_server(store);
     }
 
-    /// A message from `peer` did not decode.
-    pub fn handle_malformed(&mut self, peer: P) {
+    /// A message from `peer`, on a stream speaking `version`, did not decode.
+    pub fn handle_malformed(&mut self, peer: P, version: Version) {
+        self.ensure_peer(peer, version);
         self.punish(peer, Misbehaviour::MalformedMessages);
+    }
+
+    fn ensure_peer(&mut self, peer: P, version: Version) {
+        if !self.peers.contains_key(&peer) {
+            self.peer_connected(peer, version);
+        }
     }
 
     /// A message to `peer` was written (or failed); `bytes` is its [`Message::block_bytes`].

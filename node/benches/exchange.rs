@@ -133,7 +133,19 @@ fn helia(count: usize) -> Option<f64> {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; anything else (a filter) is ignored.
+    // `cargo bench` passes `--bench`; other arguments select rows: a row runs when each names
+    // its transport or its store, Helia runs when named or when nothing is
+    // (`cargo xtask bench exchange -- redb`, `… -- tcp memory helia`).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let with_helia = filters.is_empty() || filters.iter().any(|f| f == "helia");
+    let selected = |transport: &str, store: &str| {
+        filters
+            .iter()
+            .all(|f| f == transport || f == store || f == "helia")
+    };
     let mib: usize = std::env::var("SWITCHBOARD_BENCH_MIB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -151,13 +163,19 @@ fn main() {
     let blocks = blocks(count);
     println!("exchange benchmark: {mib} MiB in {count} blocks of 256 KiB, loopback, one run\n");
     let rows = runtime.block_on(async {
-        vec![
-            run("tcp", "/ip4/127.0.0.1/tcp/0", "memory", &blocks).await,
-            run("quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory", &blocks).await,
-            run("tcp", "/ip4/127.0.0.1/tcp/0", "redb", &blocks).await,
-        ]
+        let mut rows = Vec::new();
+        for (transport, listen, store) in [
+            ("tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
+            ("quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
+            ("tcp", "/ip4/127.0.0.1/tcp/0", "redb"),
+        ] {
+            if selected(transport, store) {
+                rows.push(run(transport, listen, store, &blocks).await);
+            }
+        }
+        rows
     });
-    let helia = helia(count);
+    let helia = if with_helia { helia(count) } else { None };
     println!(
         "{:<9} {:<8} {:>12} {:>12} {:>10} {:>12} {:>14}",
         "transport", "store", "exchange", "raw stream", "ex/raw", "helia (tcp)", "ex/helia"

@@ -71,7 +71,8 @@ pub(crate) enum Command {
 
 enum Input {
     Command(Command),
-    Inbound(PeerId, Result<Message, ReadError>),
+    /// A message from a peer, read from a stream speaking this version.
+    Inbound(PeerId, Version, Result<Message, ReadError>),
     Sent(PeerId, usize),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
@@ -95,11 +96,11 @@ impl Bitswap {
     ) -> Self {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        for (name, _) in PROTOCOLS {
+        for (name, version) in PROTOCOLS {
             let incoming = control
                 .accept(StreamProtocol::new(name))
                 .expect("only bitswap registers bitswap");
-            tokio::spawn(serve_inbound(incoming, inbound_tx.clone()));
+            tokio::spawn(serve_inbound(incoming, version, inbound_tx.clone()));
         }
         let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
         let driver = Driver {
@@ -162,7 +163,11 @@ impl Bitswap {
 }
 
 /// Reads every inbound Bitswap stream, message by message, into the driver's queue.
-async fn serve_inbound(incoming: libp2p_stream::IncomingStreams, inbound: mpsc::Sender<Input>) {
+async fn serve_inbound(
+    incoming: libp2p_stream::IncomingStreams,
+    version: Version,
+    inbound: mpsc::Sender<Input>,
+) {
     crate::inbound::serve(
         incoming,
         MAX_INBOUND_STREAMS,
@@ -180,7 +185,12 @@ async fn serve_inbound(incoming: libp2p_stream::IncomingStreams, inbound: mpsc::
                         Ok(Err(e)) => Err(e),
                     };
                     let failed = message.is_err();
-                    if inbound.send(Input::Inbound(peer, message)).await.is_err() || failed {
+                    if inbound
+                        .send(Input::Inbound(peer, version, message))
+                        .await
+                        .is_err()
+                        || failed
+                    {
                         break;
                     }
                 }
@@ -278,14 +288,14 @@ impl Driver {
                 self.complete(&block);
                 self.engine.block_added(&block, self.store.as_ref());
             }
-            Input::Inbound(peer, Ok(message)) => {
+            Input::Inbound(peer, version, Ok(message)) => {
                 trace_message("in", peer, &message);
                 self.engine
-                    .handle_message(peer, message, self.store.as_ref(), now)
+                    .handle_message(peer, version, message, self.store.as_ref(), now)
             }
-            Input::Inbound(peer, Err(e)) => {
+            Input::Inbound(peer, version, Err(e)) => {
                 tracing::debug!(%peer, error = %e, "malformed bitswap message");
-                self.engine.handle_malformed(peer);
+                self.engine.handle_malformed(peer, version);
             }
             Input::Sent(peer, bytes) => {
                 self.engine.message_sent(peer, bytes, self.store.as_ref());

@@ -8,6 +8,10 @@ use crate::{cargo, exec};
 pub(crate) struct Args {
     /// Which benchmark: `exchange`.
     name: Bench,
+    /// Passed to the benchmark: the exchange bench takes transport and store names
+    /// (`tcp`, `quic-v1`, `memory`, `redb`, `helia`) to run only those rows.
+    #[arg(last = true)]
+    filters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -20,13 +24,18 @@ enum Bench {
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     crate::ci::install_js_peers()?;
     match args.name {
-        Bench::Exchange => exec(cargo().args([
-            "bench",
-            "--locked",
-            "-p",
-            "switchboard-node",
-            "--bench",
-            "exchange",
-        ])),
+        Bench::Exchange => exec(
+            cargo()
+                .args([
+                    "bench",
+                    "--locked",
+                    "-p",
+                    "switchboard-node",
+                    "--bench",
+                    "exchange",
+                    "--",
+                ])
+                .args(&args.filters),
+        ),
     }
 }

@@ -19,7 +19,8 @@ struct Node {
 struct Net {
     nodes: Vec<Node>,
     now: Instant,
-    queue: VecDeque<(usize, usize, Vec<u8>)>,
+    /// Messages in flight: from, to, the protocol version of the stream, the bytes.
+    queue: VecDeque<(usize, usize, Version, Vec<u8>)>,
     /// Messages from these nodes are lost.
     silent: Vec<usize>,
     /// Messages with blocks from these nodes are lost (a peer that says HAVE, then never delivers).
@@ -63,7 +64,18 @@ impl Net {
         self.nodes[a].engine.peer_disconnected(b, now);
         self.nodes[b].engine.peer_disconnected(a, now);
         self.queue
-            .retain(|(from, to, _)| !(*from == a && *to == b || *from == b && *to == a));
+            .retain(|(from, to, _, _)| !(*from == a && *to == b || *from == b && *to == a));
+        self.run();
+    }
+
+    /// `from` sends `to` a block nobody asked for (the `i`th such block).
+    fn send_unwanted_block(&mut self, from: usize, to: usize, i: usize) {
+        let junk = Message {
+            blocks: vec![block(100 + i, 64)],
+            ..Message::default()
+        };
+        self.queue
+            .push_back((from, to, Version::V1_2, junk.encode(Version::V1_2)));
         self.run();
     }
 
@@ -100,7 +112,8 @@ impl Net {
                             let withheld =
                                 self.withhold_blocks.contains(&i) && !message.blocks.is_empty();
                             if !self.silent.contains(&i) && !withheld {
-                                self.queue.push_back((i, peer, message.encode(version)));
+                                self.queue
+                                    .push_back((i, peer, version, message.encode(version)));
                             }
                         }
                         Action::Received(block) => {
@@ -114,13 +127,16 @@ impl Net {
                     }
                 }
             }
-            if let Some((from, to, bytes)) = self.queue.pop_front() {
+            if let Some((from, to, version, bytes)) = self.queue.pop_front() {
                 progressed = true;
                 let now = self.now;
                 let node = &mut self.nodes[to];
                 match Message::decode(&bytes) {
-                    Ok(message) => node.engine.handle_message(from, message, &node.store, now),
-                    Err(_) => node.engine.handle_malformed(from),
+                    Ok(message) => {
+                        node.engine
+                            .handle_message(from, version, message, &node.store, now)
+                    }
+                    Err(_) => node.engine.handle_malformed(from, version),
                 }
             }
             if !progressed {
@@ -272,12 +288,7 @@ fn unwanted_blocks_get_a_peer_dropped() {
     let mut net = Net::new(2, Config::new());
     net.connect(0, 1, Version::V1_2);
     for i in 0..3 {
-        let junk = Message {
-            blocks: vec![block(100 + i, 64)],
-            ..Message::default()
-        };
-        net.queue.push_back((0, 1, junk.encode(Version::V1_2)));
-        net.run();
+        net.send_unwanted_block(0, 1, i);
     }
     assert_eq!(
         net.nodes[1].disconnected,
@@ -287,17 +298,50 @@ fn unwanted_blocks_get_a_peer_dropped() {
 }
 
 #[test]
-fn malformed_messages_get_a_peer_dropped() {
+fn announcing_a_peer_again_keeps_its_strikes() {
     let mut net = Net::new(2, Config::new());
     net.connect(0, 1, Version::V1_2);
-    for _ in 0..3 {
-        net.queue.push_back((0, 1, vec![0xff, 0xff, 0xff]));
+    for i in 0..3 {
+        net.send_unwanted_block(0, 1, i);
+        // Identify pushes, or a downgrade, announce the peer again.
+        net.nodes[1].engine.peer_connected(0, Version::V1_2);
     }
-    net.run();
     assert_eq!(
         net.nodes[1].disconnected,
-        vec![(0, Misbehaviour::MalformedMessages)]
+        vec![(0, Misbehaviour::UnwantedBlocks)]
     );
+}
+
+#[test]
+fn a_peer_not_yet_announced_is_served_from_its_first_message() {
+    let mut net = Net::new(2, Config::new());
+    // Node 1 knows node 0; node 0 has not heard of node 1 (its identify is still under way).
+    net.nodes[1].engine.peer_connected(0, Version::V1_1);
+    let b = block(1, 4096);
+    net.put(0, &b);
+    net.want(1, *b.cid());
+    assert_eq!(net.nodes[1].received, vec![b]);
+}
+
+#[test]
+fn malformed_messages_get_a_peer_dropped() {
+    // Announced by identify, or known only from the messages it sends.
+    for announced in [true, false] {
+        let mut net = Net::new(2, Config::new());
+        if announced {
+            net.connect(0, 1, Version::V1_2);
+        }
+        for _ in 0..3 {
+            net.queue
+                .push_back((0, 1, Version::V1_2, vec![0xff, 0xff, 0xff]));
+        }
+        net.run();
+        assert_eq!(
+            net.nodes[1].disconnected,
+            vec![(0, Misbehaviour::MalformedMessages)],
+            "announced: {announced}"
+        );
+    }
 }
 
 #[test]
@@ -318,6 +362,7 @@ fn want_floods_are_bounded_and_punished() {
         net.queue.push_back((
             0,
             1,
+            Version::V1_2,
             Message {
                 wants,
                 ..Message::default()
@@ -355,6 +400,7 @@ fn answers_in_flight_are_bounded() {
         .collect();
     engine.handle_message(
         1,
+        Version::V1_2,
         Message {
             wants,
             ..Message::default()

@@ -3,18 +3,9 @@
 use std::time::Duration;
 
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
-use switchboard_node::{GetError, Node, profile};
+use switchboard_node::{GetError, Node};
 
-use crate::support::addr_of;
-
-async fn node() -> Node {
-    Node::builder(profile::Daemon)
-        .with_mdns(false)
-        .with_listen_addr("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
-        .build()
-        .await
-        .expect("node")
-}
+use crate::support::{addr_of, tcp_node};
 
 async fn connect(from: &Node, to: &Node) {
     from.connect(addr_of(to, "tcp").await)
@@ -25,7 +16,7 @@ async fn connect(from: &Node, to: &Node) {
 /// The seed's scenario: `ipfs1.block.put('here is some data')`, `ipfs2.block.get(cid)`.
 #[tokio::test]
 async fn put_on_one_node_get_on_the_other() {
-    let (ipfs1, ipfs2) = (node().await, node().await);
+    let (ipfs1, ipfs2) = (tcp_node().await, tcp_node().await);
     connect(&ipfs2, &ipfs1).await;
     let cid = ipfs1
         .block()
@@ -51,7 +42,7 @@ async fn put_on_one_node_get_on_the_other() {
 
 #[tokio::test]
 async fn a_block_nobody_has_times_out() {
-    let (a, b) = (node().await, node().await);
+    let (a, b) = (tcp_node().await, tcp_node().await);
     connect(&b, &a).await;
     let missing = *Block::encode(Codec::Raw, Hash::Sha2_256, &b"nobody has this"[..])
         .expect("block")
@@ -72,7 +63,7 @@ async fn a_block_nobody_has_times_out() {
 
 #[tokio::test]
 async fn unsupported_cids_are_refused_before_asking() {
-    let a = node().await;
+    let a = tcp_node().await;
     let git: Cid = "baf4bcfgio7rhnatlrjxmtcmipawqiqyqrrd2hhq"
         .parse()
         .expect("git-raw cid");
@@ -85,7 +76,7 @@ async fn unsupported_cids_are_refused_before_asking() {
 /// 64 blocks of 256 KiB, both providers holding all of them, fetched at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_blocks_from_two_providers() {
-    let (a, c, b) = (node().await, node().await, node().await);
+    let (a, c, b) = (tcp_node().await, tcp_node().await, tcp_node().await);
     connect(&b, &a).await;
     connect(&b, &c).await;
     let mut cids = Vec::new();

@@ -5,6 +5,7 @@ mod blocks;
 mod cli;
 mod helia;
 mod helia_peer;
+mod hostile;
 mod mdns;
 mod nodes;
 mod support;

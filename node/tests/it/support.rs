@@ -40,6 +40,16 @@ pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) ->
     }
 }
 
+/// An in-process daemon listening on loopback TCP, mDNS off.
+pub(crate) async fn tcp_node() -> switchboard_node::Node {
+    switchboard_node::Node::builder(switchboard_node::profile::Daemon)
+        .with_mdns(false)
+        .with_listen_addr("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+        .build()
+        .await
+        .expect("node")
+}
+
 /// `node`'s first listen address of `transport`, with `/p2p`.
 pub(crate) async fn addr_of(node: &switchboard_node::Node, transport: &str) -> Multiaddr {
     let addr = node
