@@ -1,6 +1,8 @@
-//! Where blocks are kept: the [`Blockstore`] trait, [`MemoryBlockstore`] and the persistent,
-//! crash-safe [`RedbBlockstore`].
+//! Where blocks are kept: the [`Blockstore`] trait, [`MemoryBlockstore`] and two persistent,
+//! crash-safe stores, [`FlatBlockstore`] (a file per block, as Kubo) and [`RedbBlockstore`]
+//! (one database file).
 
+mod flat;
 mod redb;
 
 use std::collections::HashMap;
@@ -8,6 +10,7 @@ use std::sync::RwLock;
 
 use cid::Cid;
 
+pub use self::flat::FlatBlockstore;
 pub use self::redb::RedbBlockstore;
 use crate::Block;
 
@@ -57,10 +60,11 @@ fn key(cid: &Cid) -> Vec<u8> {
     cid.hash().to_bytes()
 }
 
-/// Blocks in memory, for tests, browsers and caches.
+/// Blocks in memory, for tests, browsers and caches. They are kept as the verified [`Block`]s
+/// they came in as, so reads hash nothing.
 #[derive(Debug, Default)]
 pub struct MemoryBlockstore {
-    blocks: RwLock<HashMap<Vec<u8>, bytes::Bytes>>,
+    blocks: RwLock<HashMap<Vec<u8>, Block>>,
 }
 
 impl MemoryBlockstore {
@@ -78,7 +82,8 @@ impl Blockstore for MemoryBlockstore {
             .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
         match blocks.get(&key(cid)) {
             None => Ok(None),
-            Some(data) => Block::verify(*cid, data.clone())
+            Some(block) => block
+                .renamed(*cid)
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt(*cid)),
         }
@@ -93,7 +98,7 @@ impl Blockstore for MemoryBlockstore {
             .blocks
             .read()
             .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
-        Ok(blocks.get(&key(cid)).map(|d| d.len()))
+        Ok(blocks.get(&key(cid)).map(|b| b.data().len()))
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {
@@ -101,7 +106,7 @@ impl Blockstore for MemoryBlockstore {
             .blocks
             .write()
             .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
-        blocks.insert(key(block.cid()), block.data().clone());
+        blocks.insert(key(block.cid()), block.clone());
         Ok(())
     }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::Multiaddr;
-use switchboard_node::exchange::{Block, Blockstore, Cid, Codec, Hash, RedbBlockstore};
+use switchboard_node::exchange::{
+    Block, Blockstore, Cid, Codec, FlatBlockstore, Hash, RedbBlockstore,
+};
 use switchboard_node::{Node, profile};
 
 const BLOCK: usize = 256 * 1024;
@@ -66,6 +68,9 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
     let fetcher_store: Option<Arc<dyn Blockstore>> = match store {
         "redb" => Some(Arc::new(
             RedbBlockstore::open(&dir.path().join("blocks.redb")).expect("redb"),
+        )),
+        "flat" => Some(Arc::new(
+            FlatBlockstore::open(&dir.path().join("blocks")).expect("flat"),
         )),
         _ => None,
     };
@@ -167,6 +172,7 @@ fn main() {
         for (transport, listen, store) in [
             ("tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
             ("quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
+            ("tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
             ("tcp", "/ip4/127.0.0.1/tcp/0", "redb"),
         ] {
             if selected(transport, store) {

@@ -3,10 +3,14 @@
 //!
 //! Inbound, every Bitswap protocol is accepted; each stream is read message by message until
 //! the peer closes it (boxo keeps one open; Helia sends one batch per stream). Outbound, each
-//! peer has a writer task that keeps one stream open while there is traffic, as boxo does. A peer becomes a Bitswap peer when identify says it speaks a
-//! Bitswap protocol, with the newest version it lists.
+//! peer has a writer task that keeps one stream open while there is traffic, as boxo does. A
+//! peer becomes a Bitswap peer when identify says it speaks a Bitswap protocol (with the newest
+//! version it lists), or when its first Bitswap message arrives.
+//!
+//! Fetched blocks are stored on the blocking pool, a few batches at once, while the driver goes
+//! on receiving; a waiter gets its block once it is stored.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +40,8 @@ const OPEN_RETRIES: u32 = 3;
 const OPEN_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an inbound stream may stay silent before it is dropped (Helia uses 10 s too).
 const INBOUND_IDLE: Duration = Duration::from_secs(30);
+/// Batches of fetched blocks being stored at once; later batches wait their turn.
+const MAX_STORE_WRITES: usize = 4;
 
 /// Why a block could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +80,8 @@ enum Input {
     /// A message from a peer, read from a stream speaking this version.
     Inbound(PeerId, Version, Result<Message, ReadError>),
     Sent(PeerId, usize),
+    /// A batch of fetched blocks is stored (or the store failed, which was logged).
+    Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
     Timeout,
@@ -110,6 +118,9 @@ impl Bitswap {
             writers: HashMap::new(),
             overflow: HashMap::new(),
             waiting: HashMap::new(),
+            storing: HashSet::new(),
+            unwritten: VecDeque::new(),
+            writes: 0,
             sent_tx,
             node_commands,
         };
@@ -209,6 +220,11 @@ struct Driver {
     /// Messages a full writer queue could not take yet, in order.
     overflow: HashMap<PeerId, VecDeque<(Message, Version)>>,
     waiting: HashMap<Cid, Vec<oneshot::Sender<Block>>>,
+    /// Fetched blocks not stored yet: waiting for a write slot, or being written.
+    storing: HashSet<Cid>,
+    unwritten: VecDeque<Vec<Block>>,
+    writes: usize,
+    /// Where writer and store tasks report back.
     sent_tx: mpsc::Sender<Input>,
     node_commands: mpsc::Sender<NodeCommand>,
 }
@@ -273,7 +289,9 @@ impl Driver {
         match input {
             Input::Command(Command::Get { cid, reply }) => {
                 self.waiting.entry(cid).or_default().push(reply);
-                self.engine.want(cid, now);
+                if !self.storing.contains(&cid) {
+                    self.engine.want(cid, now);
+                }
             }
             Input::Command(Command::GiveUp(cid)) => {
                 if let Some(waiters) = self.waiting.get_mut(&cid) {
@@ -296,6 +314,15 @@ impl Driver {
             Input::Inbound(peer, version, Err(e)) => {
                 tracing::debug!(%peer, error = %e, "malformed bitswap message");
                 self.engine.handle_malformed(peer, version);
+            }
+            Input::Stored(blocks) => {
+                self.writes -= 1;
+                for block in &blocks {
+                    self.storing.remove(block.cid());
+                    self.complete(block);
+                    self.engine.block_added(block, self.store.as_ref());
+                }
+                self.write_next();
             }
             Input::Sent(peer, bytes) => {
                 self.engine.message_sent(peer, bytes, self.store.as_ref());
@@ -324,20 +351,32 @@ impl Driver {
     }
 
     fn drain(&mut self) {
-        loop {
-            let received = self.drain_actions();
-            if received.is_empty() {
+        let received = self.drain_actions();
+        if received.is_empty() {
+            return;
+        }
+        self.storing.extend(received.iter().map(|b| *b.cid()));
+        self.unwritten.push_back(received);
+        self.write_next();
+    }
+
+    /// Starts storing waiting batches while there are write slots. The blocks that arrived
+    /// together are stored in one `put_many` (one sync); once stored, they are handed out and
+    /// offered to peers that want them ([`Input::Stored`]).
+    fn write_next(&mut self) {
+        while self.writes < MAX_STORE_WRITES {
+            let Some(blocks) = self.unwritten.pop_front() else {
                 return;
-            }
-            // The blocks that arrived together are stored in one write (one fsync), then
-            // handed out and offered to peers that want them, which may make more actions.
-            if let Err(e) = self.store.put_many(&received) {
-                tracing::warn!(error = %e, blocks = received.len(), "cannot store fetched blocks");
-            }
-            for block in &received {
-                self.complete(block);
-                self.engine.block_added(block, self.store.as_ref());
-            }
+            };
+            self.writes += 1;
+            let store = self.store.clone();
+            let done = self.sent_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.put_many(&blocks) {
+                    tracing::warn!(error = %e, blocks = blocks.len(), "cannot store fetched blocks");
+                }
+                let _ = done.blocking_send(Input::Stored(blocks));
+            });
         }
     }
 

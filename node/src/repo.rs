@@ -9,7 +9,7 @@ use libp2p::Multiaddr;
 use libp2p::identity::Keypair;
 use std::sync::{Arc, OnceLock};
 
-use switchboard_exchange::{Blockstore, RedbBlockstore};
+use switchboard_exchange::{Blockstore, FlatBlockstore, RedbBlockstore};
 use switchboard_transport::{Certificate, CertificateError};
 
 use crate::config::{Config, InitProfile};
@@ -18,7 +18,9 @@ const IDENTITY: &str = "identity.key";
 const CONFIG: &str = "config.toml";
 const LOCK: &str = "repo.lock";
 const API: &str = "api";
-const BLOCKS: &str = "blocks.redb";
+const BLOCKS: &str = "blocks";
+/// The blockstore of repos made before the flat store; still opened when it is there.
+const LEGACY_BLOCKS: &str = "blocks.redb";
 
 /// Why a repo could not be created, opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -185,17 +187,28 @@ impl Repo {
         &self.config
     }
 
-    /// The repo's blockstore (`blocks.redb`), opened once per repo and shared.
+    /// The repo's blockstore, opened once per repo and shared: `blocks/`, a file per block
+    /// laid out as Kubo's flatfs, or `blocks.redb` in a repo made before it.
     pub fn blockstore(&self) -> Result<Arc<dyn Blockstore>, RepoError> {
         if let Some(store) = self.blockstore.get() {
             return Ok(store.clone());
         }
-        let path = self.path.join(BLOCKS);
-        let store: Arc<dyn Blockstore> =
-            Arc::new(RedbBlockstore::open(&path).map_err(|e| RepoError::Io {
-                path,
-                source: std::io::Error::other(e),
-            })?);
+        let (flat, legacy) = (self.path.join(BLOCKS), self.path.join(LEGACY_BLOCKS));
+        let (opened, path) = if legacy.exists() && !flat.exists() {
+            (
+                RedbBlockstore::open(&legacy).map(|s| Arc::new(s) as Arc<dyn Blockstore>),
+                legacy,
+            )
+        } else {
+            (
+                FlatBlockstore::open(&flat).map(|s| Arc::new(s) as Arc<dyn Blockstore>),
+                flat,
+            )
+        };
+        let store = opened.map_err(|e| RepoError::Io {
+            path,
+            source: std::io::Error::other(e),
+        })?;
         Ok(self.blockstore.get_or_init(|| store).clone())
     }
 
@@ -392,6 +405,32 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!repo.config().discovery.mdns);
+    }
+
+    #[test]
+    fn blocks_are_kept_in_flat_files_or_in_a_legacy_redb_file() {
+        let block = switchboard_exchange::Block::encode(
+            switchboard_exchange::Codec::Raw,
+            switchboard_exchange::Hash::Sha2_256,
+            &b"kept"[..],
+        )
+        .expect("block");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(dir.path(), InitProfile::Test).expect("init");
+        repo.blockstore().expect("store").put(&block).expect("put");
+        assert!(dir.path().join(BLOCKS).join("SHARDING").exists());
+        assert!(!dir.path().join(LEGACY_BLOCKS).exists());
+
+        let old = tempfile::tempdir().expect("tempdir");
+        drop(Repo::init(old.path(), InitProfile::Test).expect("init"));
+        RedbBlockstore::open(&old.path().join(LEGACY_BLOCKS))
+            .expect("redb")
+            .put(&block)
+            .expect("put");
+        let repo = Repo::open(old.path()).expect("open");
+        let store = repo.blockstore().expect("store");
+        assert_eq!(store.get(block.cid()).expect("get"), Some(block));
+        assert!(!old.path().join(BLOCKS).exists());
     }
 
     #[test]
