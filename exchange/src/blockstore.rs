@@ -2,7 +2,9 @@
 //! crash-safe stores, [`FlatBlockstore`] (a file per block, as Kubo) and [`RedbBlockstore`]
 //! (one database file).
 
+#[cfg(not(wasm_browser))]
 mod flat;
+#[cfg(not(wasm_browser))]
 mod redb;
 
 use std::collections::HashMap;
@@ -10,7 +12,9 @@ use std::sync::RwLock;
 
 use cid::Cid;
 
+#[cfg(not(wasm_browser))]
 pub use self::flat::FlatBlockstore;
+#[cfg(not(wasm_browser))]
 pub use self::redb::RedbBlockstore;
 use crate::Block;
 

@@ -10,7 +10,7 @@ mod server;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash as StdHash;
-use std::time::Instant;
+use web_time::Instant;
 
 use cid::Cid;
 

@@ -29,7 +29,9 @@ mod proto;
 mod protocol;
 
 pub use block::{Block, BlockError, Codec, Hash, MAX_BLOCK_SIZE, check_cid};
-pub use blockstore::{Blockstore, FlatBlockstore, MemoryBlockstore, RedbBlockstore, StoreError};
+pub use blockstore::{Blockstore, MemoryBlockstore, StoreError};
+#[cfg(not(wasm_browser))]
+pub use blockstore::{FlatBlockstore, RedbBlockstore};
 pub use cid::Cid;
 pub use config::Config;
 pub use engine::{Action, Engine, Misbehaviour};

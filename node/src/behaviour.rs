@@ -1,12 +1,13 @@
 //! The node's composed `NetworkBehaviour`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use libp2p::identity::Keypair;
+#[cfg(not(wasm_browser))]
+use libp2p::mdns;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{connection_limits, identify, mdns};
+use libp2p::{connection_limits, identify};
 use switchboard_filters::Policy;
 
 use crate::config::Limits;
@@ -31,12 +32,18 @@ pub(crate) const PROTOCOLS: &[&str] = &[
     "/ipfs/bitswap",
 ];
 
+#[cfg(not(wasm_browser))]
+type Mdns = Advertised<mdns::tokio::Behaviour>;
+/// mDNS needs UDP multicast, which a web page does not have: never enabled there.
+#[cfg(wasm_browser)]
+type Mdns = libp2p::swarm::dummy::Behaviour;
+
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     gate: Gate,
     limits: connection_limits::Behaviour,
     pub(crate) identify: Advertised<identify::Behaviour>,
-    pub(crate) mdns: Toggle<Advertised<mdns::tokio::Behaviour>>,
+    pub(crate) mdns: Toggle<Mdns>,
     pub(crate) stream: libp2p_stream::Behaviour,
 }
 
@@ -54,12 +61,7 @@ impl Behaviour {
                 .with_push_listen_addr_updates(true),
         );
         let mdns = if mdns {
-            let config = mdns::Config {
-                query_interval: Duration::from_secs(5),
-                ..Default::default()
-            };
-            let behaviour = mdns::tokio::Behaviour::new(config, peer)?;
-            Some(Advertised::new(behaviour, policy.clone(), peer))
+            Some(Self::mdns(peer, policy.clone())?)
         } else {
             None
         };
@@ -75,5 +77,23 @@ impl Behaviour {
             mdns: mdns.into(),
             stream: libp2p_stream::Behaviour::new(),
         })
+    }
+
+    #[cfg(not(wasm_browser))]
+    fn mdns(peer: libp2p::PeerId, policy: Arc<Policy>) -> std::io::Result<Mdns> {
+        let config = mdns::Config {
+            query_interval: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        let behaviour = mdns::tokio::Behaviour::new(config, peer)?;
+        Ok(Advertised::new(behaviour, policy, peer))
+    }
+
+    #[cfg(wasm_browser)]
+    fn mdns(_: libp2p::PeerId, _: Arc<Policy>) -> std::io::Result<Mdns> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "mDNS is not available in a web page",
+        ))
     }
 }

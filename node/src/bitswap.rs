@@ -23,6 +23,7 @@ use switchboard_exchange::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::node::{Command as NodeCommand, Event};
+use crate::rt;
 
 /// Commands queued from handles.
 const COMMAND_QUEUE: usize = 64;
@@ -108,7 +109,7 @@ impl Bitswap {
             let incoming = control
                 .accept(StreamProtocol::new(name))
                 .expect("only bitswap registers bitswap");
-            tokio::spawn(serve_inbound(incoming, version, inbound_tx.clone()));
+            rt::spawn(serve_inbound(incoming, version, inbound_tx.clone()));
         }
         let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
         let driver = Driver {
@@ -124,7 +125,7 @@ impl Bitswap {
             sent_tx,
             node_commands,
         };
-        tokio::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
+        rt::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
         Self { commands, store }
     }
 
@@ -136,9 +137,7 @@ impl Bitswap {
     pub(crate) async fn put(&self, block: Block) -> Result<(), switchboard_exchange::StoreError> {
         let store = self.store.clone();
         let stored = block.clone();
-        tokio::task::spawn_blocking(move || store.put(&stored))
-            .await
-            .map_err(|e| switchboard_exchange::StoreError::Backend(e.to_string()))??;
+        crate::node::blocking(move || store.put(&stored)).await?;
         let _ = self.commands.send(Command::Added(block)).await;
         Ok(())
     }
@@ -147,9 +146,8 @@ impl Bitswap {
     pub(crate) async fn get(&self, cid: Cid, timeout: Duration) -> Result<Block, GetError> {
         switchboard_exchange::check_cid(&cid)?;
         let store = self.store.clone();
-        let local = tokio::task::spawn_blocking(move || store.get(&cid))
+        let local = crate::node::blocking(move || store.get(&cid))
             .await
-            .map_err(|e| GetError::Store(e.to_string()))?
             .map_err(|e| GetError::Store(e.to_string()))?;
         if let Some(block) = local {
             return Ok(block);
@@ -159,7 +157,7 @@ impl Bitswap {
             .send(Command::Get { cid, reply })
             .await
             .map_err(|_| GetError::Stopped)?;
-        match tokio::time::timeout(timeout, answer).await {
+        match rt::timeout(timeout, answer).await {
             Ok(Ok(block)) => Ok(block),
             Ok(Err(_)) => Err(GetError::Stopped),
             Err(_) => {
@@ -187,7 +185,7 @@ async fn serve_inbound(
             let inbound = inbound.clone();
             async move {
                 loop {
-                    let next = tokio::time::timeout(INBOUND_IDLE, read_message(&mut stream)).await;
+                    let next = rt::timeout(INBOUND_IDLE, read_message(&mut stream)).await;
                     let message = match next {
                         Ok(Ok(Some(message))) => Ok(message),
                         Ok(Ok(None)) | Err(_) => break,
@@ -261,7 +259,7 @@ impl Driver {
             let timeout = self.engine.poll_timeout();
             let sleep = async {
                 match timeout {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    Some(at) => rt::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -285,7 +283,7 @@ impl Driver {
     }
 
     fn handle(&mut self, input: Input) {
-        let now = std::time::Instant::now();
+        let now = rt::Instant::now();
         match input {
             Input::Command(Command::Get { cid, reply }) => {
                 self.waiting.entry(cid).or_default().push(reply);
@@ -371,11 +369,21 @@ impl Driver {
             self.writes += 1;
             let store = self.store.clone();
             let done = self.sent_tx.clone();
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = store.put_many(&blocks) {
-                    tracing::warn!(error = %e, blocks = blocks.len(), "cannot store fetched blocks");
-                }
-                let _ = done.blocking_send(Input::Stored(blocks));
+            rt::spawn(async move {
+                let count = blocks.len();
+                let stored = rt::blocking(move || {
+                    if let Err(e) = store.put_many(&blocks) {
+                        tracing::warn!(error = %e, blocks = blocks.len(), "cannot store fetched blocks");
+                    }
+                    blocks
+                })
+                .await;
+                // A panicking store loses the batch; its write slot is still given back.
+                let stored = stored.unwrap_or_else(|| {
+                    tracing::warn!(blocks = count, "storing fetched blocks panicked");
+                    Vec::new()
+                });
+                let _ = done.send(Input::Stored(stored)).await;
             });
         }
     }
@@ -414,7 +422,7 @@ impl Driver {
         };
         let writer = self.writers.entry(peer).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            tokio::spawn(write_to(
+            rt::spawn(write_to(
                 peer,
                 self.control.clone(),
                 rx,
@@ -472,7 +480,7 @@ async fn open(
             Err(e) if attempts < OPEN_RETRIES => {
                 attempts += 1;
                 tracing::debug!(%peer, error = %e, attempts, "cannot open a bitswap stream; retrying");
-                tokio::time::sleep(OPEN_BACKOFF * attempts).await;
+                rt::sleep(OPEN_BACKOFF * attempts).await;
             }
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
@@ -498,7 +506,7 @@ async fn write_to(
     let mut current: Option<(libp2p::Stream, Version)> = None;
     loop {
         let next = match current {
-            Some(_) => tokio::time::timeout(WRITER_IDLE, queue.recv()).await,
+            Some(_) => rt::timeout(WRITER_IDLE, queue.recv()).await,
             None => Ok(queue.recv().await),
         };
         let message = match next {

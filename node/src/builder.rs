@@ -7,10 +7,13 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
 use switchboard_exchange::{Blockstore, MemoryBlockstore};
 use switchboard_filters::Policy;
-use switchboard_transport::{Context, Environment, Security, Stack, Transport, WebSocket};
+#[cfg(not(wasm_browser))]
+use switchboard_transport::WebSocket;
+use switchboard_transport::{Context, Environment, Security, Stack, Transport};
 
 use crate::behaviour::Behaviour;
 use crate::config::Limits;
+#[cfg(not(wasm_browser))]
 use crate::repo::Repo;
 use crate::runner::Runner;
 use crate::{BuildError, Node, Profile};
@@ -126,6 +129,7 @@ impl Builder {
         self
     }
 
+    #[cfg(not(wasm_browser))]
     /// Takes identity, listen addresses, discovery, filters, limits and the websocket
     /// certificate and trust from a repo.
     pub fn with_repo(self, repo: &Repo) -> Result<Self, BuildError> {
@@ -151,6 +155,7 @@ impl Builder {
     /// Checks the settings against each other, builds the swarm, starts every listener and
     /// returns once each listener has an address (or fails with the first that cannot start).
     pub async fn build(self) -> Result<Node, BuildError> {
+        #[cfg(not(wasm_browser))]
         tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
         for transport in &self.transports {
             if !transport.environments().contains(&self.environment) {
@@ -177,8 +182,7 @@ impl Builder {
             stack.boxed(),
             behaviour,
             keypair.public().to_peer_id(),
-            libp2p::swarm::Config::with_tokio_executor()
-                .with_idle_connection_timeout(self.idle_timeout),
+            swarm_config().with_idle_connection_timeout(self.idle_timeout),
         );
         let blockstore = self
             .blockstore
@@ -194,4 +198,12 @@ impl Builder {
         )
         .await
     }
+}
+
+/// Where the swarm runs its connection tasks: tokio, or the page's event loop.
+fn swarm_config() -> libp2p::swarm::Config {
+    #[cfg(not(wasm_browser))]
+    return libp2p::swarm::Config::with_tokio_executor();
+    #[cfg(wasm_browser)]
+    return libp2p::swarm::Config::with_wasm_executor();
 }

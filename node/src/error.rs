@@ -6,6 +6,7 @@ use libp2p::{Multiaddr, PeerId};
 use switchboard_filters::Denied;
 use switchboard_transport::{Environment, Kind, Unsupported};
 
+#[cfg(not(wasm_browser))]
 use crate::repo::RepoError;
 
 /// Why a node could not be built or started.
@@ -45,6 +46,7 @@ pub enum BuildError {
     #[error("cannot start mDNS")]
     Mdns(#[source] std::io::Error),
     /// The repo's settings could not be applied.
+    #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Repo(#[from] RepoError),
     /// The node must be built inside a tokio runtime.

@@ -28,7 +28,7 @@ pub(crate) async fn serve<F, Fut>(
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let handling = handle(peer, stream);
-                tokio::spawn(async move {
+                crate::rt::spawn(async move {
                     handling.await;
                     drop(permit);
                 });

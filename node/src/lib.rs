@@ -37,12 +37,12 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+#[cfg(not(wasm_browser))]
 pub mod api;
 mod behaviour;
 mod bitswap;
 mod builder;
 pub mod config;
-pub mod demo;
 mod error;
 mod gate;
 mod inbound;
@@ -50,7 +50,9 @@ mod node;
 mod perf;
 mod ping;
 pub mod profile;
+#[cfg(not(wasm_browser))]
 mod repo;
+mod rt;
 mod runner;
 
 pub use builder::Builder;
@@ -61,6 +63,7 @@ pub use node::{
 };
 pub use perf::{PerfError, PerfReport};
 pub use profile::Profile;
+#[cfg(not(wasm_browser))]
 pub use repo::{Repo, RepoError};
 pub use switchboard_exchange as exchange;
 pub use switchboard_filters as filters;

@@ -320,10 +320,12 @@ impl Blocks<'_> {
 }
 
 /// Runs a blockstore call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, switchboard_exchange::StoreError> + Send + 'static,
 ) -> Result<T, switchboard_exchange::StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| switchboard_exchange::StoreError::Backend(e.to_string()))?
+    crate::rt::blocking(f).await.unwrap_or_else(|| {
+        Err(switchboard_exchange::StoreError::Backend(
+            "the blockstore call panicked".into(),
+        ))
+    })
 }

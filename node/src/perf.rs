@@ -4,10 +4,12 @@
 //! The client sends the number of bytes it wants back (u64, big-endian), then its upload, then
 //! closes its write side; the server drains the upload and answers with that many bytes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
+
+use crate::rt::Instant;
 
 /// The perf protocol.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
@@ -86,7 +88,7 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
         MAX_INBOUND,
         "perf",
         |peer, mut stream| async move {
-            let result = tokio::time::timeout(STALL * 4, async {
+            let result = crate::rt::timeout(STALL * 4, async {
                 let mut header = [0u8; 8];
                 stream.read_exact(&mut header).await?;
                 let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
@@ -124,13 +126,13 @@ pub(crate) async fn run(
         send(&mut stream, upload).await?;
         stream.close().await
     };
-    tokio::time::timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
+    crate::rt::timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
         .await
         .map_err(|_| failed("upload stalled".into()))?
         .map_err(|e| failed(e.to_string()))?;
     let upload_time = started.elapsed();
     let started = Instant::now();
-    let download_bytes = tokio::time::timeout(
+    let download_bytes = crate::rt::timeout(
         STALL + Duration::from_secs(download >> 20),
         drain(&mut stream),
     )

@@ -5,12 +5,13 @@
 //! timer's) would cut the first. The protocol is 32 random bytes echoed back, so the node
 //! speaks it directly and serves concurrent streams like Kubo.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 
 use crate::PingError;
+use crate::rt::Instant;
 
 /// The ping protocol.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.0");
@@ -29,7 +30,7 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
         |peer, mut stream| async move {
             let mut payload = [0u8; 32];
             loop {
-                match tokio::time::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
+                match crate::rt::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
                     Ok(Ok(())) => {}
                     // EOF, a reset or an idle peer: the stream is done either way.
                     Ok(Err(_)) | Err(_) => break,
@@ -68,7 +69,7 @@ pub(crate) async fn ping(
             stream.flush().await?;
             stream.read_exact(&mut echo).await
         };
-        match tokio::time::timeout(TIMEOUT, exchange).await {
+        match crate::rt::timeout(TIMEOUT, exchange).await {
             Err(_) => {
                 return Err(PingError::Timeout {
                     peer,

@@ -1,12 +1,15 @@
 //! Environment profiles: the transports, discovery and filters a node starts from.
 //!
 //! A profile is applied first and every `Builder::with_*` call after it overrides it, as iroh's
-//! presets. Switchboard ships [`Daemon`]; the browser and relay profiles follow.
+//! presets. Switchboard ships `Daemon` (native processes) and `Browser` (web pages, built for
+//! `wasm32-unknown-unknown`); each exists where its transports do. The relay profile follows.
 
 use std::fmt;
 use std::sync::Arc;
 
-use switchboard_transport::{Environment, Quic, Tcp, Transport, WebSocket};
+use switchboard_transport::{Environment, Transport, WebSocket};
+#[cfg(not(wasm_browser))]
+use switchboard_transport::{Quic, Tcp};
 
 use crate::Builder;
 
@@ -24,9 +27,11 @@ pub trait Profile: fmt::Debug {
 
 /// A native daemon: TCP, QUIC v1 and WebSocket (`ws`, and `wss` given a certificate), mDNS on,
 /// every address allowed, websocket dial filter `all`.
+#[cfg(not(wasm_browser))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Daemon;
 
+#[cfg(not(wasm_browser))]
 impl Profile for Daemon {
     fn name(&self) -> &'static str {
         "daemon"
@@ -44,5 +49,31 @@ impl Profile for Daemon {
                 Arc::new(WebSocket::new()),
             ])
             .with_mdns(true)
+    }
+}
+
+/// A node in a web page: it dials (a page cannot listen) over WebSocket, with the dial filter
+/// of a browser js-libp2p node ([`Filter::dns_wss`](switchboard_transport::Filter::dns_wss):
+/// secure websockets to DNS names, so no insecure `ws` and no private IP addresses); mDNS off;
+/// blocks in memory. `with_transport(Arc::new(WebSocket::new().with_filter(Filter::all())))`
+/// is what lets `ws://127.0.0.1` through.
+#[cfg(wasm_browser)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Browser;
+
+#[cfg(wasm_browser)]
+impl Profile for Browser {
+    fn name(&self) -> &'static str {
+        "browser"
+    }
+
+    fn environment(&self) -> Environment {
+        Environment::Browser
+    }
+
+    fn apply(&self, builder: Builder) -> Builder {
+        builder
+            .with_transports([Arc::new(WebSocket::new()) as Arc<dyn Transport>])
+            .with_mdns(false)
     }
 }

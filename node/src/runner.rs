@@ -10,10 +10,12 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::identity::Keypair;
+#[cfg(not(wasm_browser))]
+use libp2p::mdns;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify, mdns};
+use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify};
 use switchboard_filters::{Denied, Policy, Scope};
 use switchboard_transport::{Transport, dialer};
 use tokio::sync::{broadcast, mpsc};
@@ -21,6 +23,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::error::chain;
 use crate::node::{Command, Direction, Event, PeerInfo, Reply};
+use crate::rt;
 use crate::{BuildError, DialError, Node};
 
 /// How long listeners get to report an address at start-up.
@@ -89,9 +92,9 @@ impl Runner {
             command_tx.clone(),
         );
         runner.listen(listen).await?;
-        tokio::spawn(runner.run());
-        tokio::spawn(crate::ping::serve(incoming_pings));
-        tokio::spawn(crate::perf::serve(incoming_perf));
+        rt::spawn(runner.run());
+        rt::spawn(crate::ping::serve(incoming_pings));
+        rt::spawn(crate::perf::serve(incoming_perf));
         Ok(Node::new(
             keypair.public(),
             command_tx,
@@ -116,10 +119,10 @@ impl Runner {
                 }
             }
         }
-        let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
+        let deadline = rt::Instant::now() + LISTEN_TIMEOUT;
         while !waiting.is_empty() {
-            let Ok(event) = tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await
-            else {
+            let left = deadline.saturating_duration_since(rt::Instant::now());
+            let Ok(event) = rt::timeout(left, self.swarm.select_next_some()).await else {
                 let addr = waiting
                     .into_values()
                     .next()
@@ -287,7 +290,7 @@ impl Runner {
                 );
                 let timeout = self.dial_timeout;
                 self.timers
-                    .push(tokio::time::sleep(timeout).map(move |()| id).boxed());
+                    .push(rt::sleep(timeout).map(move |()| id).boxed());
             }
             Err(e) => {
                 let _ = reply.send(Err(dial_error(e, addr, expected)));
@@ -361,6 +364,7 @@ impl Runner {
                         .send(Err(dial_error(error, dial.addr, dial.expected)));
                 }
             }
+            #[cfg(not(wasm_browser))]
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     self.emit(Event::Discovered {
@@ -386,6 +390,7 @@ impl Runner {
         }
     }
 
+    #[cfg(not(wasm_browser))]
     /// Dials a peer mDNS found, unless connected already or the address is refused; from a
     /// fresh port, as [`Runner::dial`] explains.
     fn dial_discovered(&mut self, peer: PeerId, addr: Multiaddr) {

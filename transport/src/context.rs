@@ -12,8 +12,11 @@ use libp2p::identity::Keypair;
 #[non_exhaustive]
 pub enum Runtime {
     /// tokio (the caller must be inside a tokio runtime when the transport is used).
-    #[default]
+    #[cfg_attr(not(wasm_browser), default)]
     Tokio,
+    /// A web page's event loop, through wasm-bindgen futures (the browser owns the sockets).
+    #[cfg_attr(wasm_browser, default)]
+    Browser,
 }
 
 /// The security protocols offered on stream transports (TCP, WebSocket), in order of
@@ -45,12 +48,13 @@ pub struct Context {
 impl Context {
     /// A context for `keypair`.
     ///
-    /// Defaults: [`Runtime::Tokio`], [`Security::NoiseThenTls`], a 20 s timeout for the security
-    /// and muxer upgrades of a new connection.
+    /// Defaults: [`Runtime::Tokio`] ([`Runtime::Browser`] in a web page),
+    /// [`Security::NoiseThenTls`] (noise only in a web page, which has no libp2p TLS), a 20 s
+    /// timeout for the security and muxer upgrades of a new connection.
     pub fn new(keypair: Keypair) -> Self {
         Self {
             keypair,
-            runtime: Runtime::Tokio,
+            runtime: Runtime::default(),
             security: Security::NoiseThenTls,
             upgrade_timeout: Duration::from_secs(20),
         }

@@ -1,5 +1,6 @@
 //! Errors of building transports and of asking them about addresses.
 
+#[cfg(not(wasm_browser))]
 use std::path::PathBuf;
 
 use libp2p::Multiaddr;
@@ -39,6 +40,7 @@ pub enum BuildError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The TLS certificate for `/wss` was not usable.
+    #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Certificate(#[from] CertificateError),
     /// Any other cause, from a transport defined outside this crate.
@@ -53,6 +55,7 @@ pub enum BuildError {
 }
 
 /// Why a TLS certificate could not be loaded or made.
+#[cfg(not(wasm_browser))]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertificateError {

@@ -33,8 +33,10 @@ mod error;
 mod kind;
 mod memory;
 mod muxer;
+#[cfg(not(wasm_browser))]
 mod quic;
 mod stack;
+#[cfg(not(wasm_browser))]
 mod tcp;
 mod upgrade;
 mod websocket;
@@ -46,14 +48,20 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
 pub use context::{Context, Runtime, Security};
-pub use error::{BuildError, CertificateError, Unsupported};
+#[cfg(not(wasm_browser))]
+pub use error::CertificateError;
+pub use error::{BuildError, Unsupported};
 pub use kind::{Environment, Kind};
 pub use memory::Memory;
+#[cfg(not(wasm_browser))]
 pub use quic::Quic;
 pub use stack::{Stack, dialer};
 pub use switchboard_filters::Filter;
+#[cfg(not(wasm_browser))]
 pub use tcp::Tcp;
-pub use websocket::{Certificate, WebSocket};
+#[cfg(not(wasm_browser))]
+pub use websocket::Certificate;
+pub use websocket::WebSocket;
 
 /// The libp2p transport a [`Transport`] builds: authenticated, multiplexed and boxed.
 pub type Boxed = libp2p::core::transport::Boxed<(PeerId, StreamMuxerBox)>;
@@ -121,6 +129,7 @@ fn is_ip(p: &Protocol<'_>) -> bool {
 #[cfg(test)]
 mod tests;
 
+#[cfg(not(wasm_browser))]
 /// Wraps `make()` so that `/dns`, `/dns4` and `/dns6` dials are resolved with the system
 /// resolver; without a usable system configuration, DNS dials fail and IP dials still work.
 fn dns<T: libp2p::Transport>(make: impl Fn() -> T) -> libp2p::dns::tokio::Transport<T> {

@@ -51,6 +51,10 @@ impl Transport for Quic {
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }
+            runtime => Err(BuildError::UnsupportedRuntime {
+                kind: Kind::Quic,
+                runtime,
+            }),
         }
     }
 }

@@ -75,6 +75,10 @@ impl Transport for Tcp {
                 let tcp = crate::dns(|| ExclusivePort::new(config.clone()));
                 crate::upgrade::stream_transport(tcp, ctx, Kind::Tcp)
             }
+            runtime => Err(BuildError::UnsupportedRuntime {
+                kind: Kind::Tcp,
+                runtime,
+            }),
         }
     }
 }

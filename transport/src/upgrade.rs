@@ -6,7 +6,9 @@ use futures::{AsyncRead, AsyncWrite, FutureExt, TryFutureExt};
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::upgrade::Version;
 use libp2p::core::upgrade::{InboundConnectionUpgrade, OutboundConnectionUpgrade, UpgradeInfo};
-use libp2p::{PeerId, Transport as _, noise, tls};
+#[cfg(not(wasm_browser))]
+use libp2p::tls;
+use libp2p::{PeerId, Transport as _, noise};
 
 use crate::{Boxed, BuildError, Context, Kind, Security};
 
@@ -40,6 +42,9 @@ impl SecurityUpgrade {
             Security::Noise => (true, false, true),
             Security::Tls => (false, true, false),
         };
+        // A web page has no libp2p TLS: noise alone where it is offered, an error where not.
+        #[cfg(wasm_browser)]
+        let tls_wanted = tls_wanted && !noise_wanted;
         let noise = noise_wanted
             .then(|| noise::Config::new(ctx.keypair()))
             .transpose()
@@ -140,6 +145,59 @@ fn unreachable_protocol<T: Send + 'static>(
 ) -> BoxFuture<'static, Result<T, std::io::Error>> {
     let err = std::io::Error::other(format!("negotiated unoffered security protocol {info}"));
     futures::future::ready(Err(err)).boxed()
+}
+
+/// libp2p-tls needs ring's native code, so a web page has none: a TLS configuration there
+/// cannot be made, and the upgrade never offers it.
+#[cfg(wasm_browser)]
+mod tls {
+    use futures::future::Pending;
+    use libp2p::PeerId;
+    use libp2p::core::upgrade::{InboundConnectionUpgrade, OutboundConnectionUpgrade, UpgradeInfo};
+    use libp2p::identity::Keypair;
+
+    /// TLS, which never exists in a web page.
+    #[derive(Clone)]
+    pub(super) enum Config {}
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("libp2p TLS is not available in a web page; use noise")]
+    pub(super) struct Unavailable;
+
+    impl Config {
+        pub(super) fn new(_: &Keypair) -> Result<Self, Unavailable> {
+            Err(Unavailable)
+        }
+    }
+
+    impl UpgradeInfo for Config {
+        type Info = &'static str;
+        type InfoIter = std::iter::Empty<&'static str>;
+
+        fn protocol_info(&self) -> Self::InfoIter {
+            match *self {}
+        }
+    }
+
+    impl<C> InboundConnectionUpgrade<C> for Config {
+        type Output = (PeerId, C);
+        type Error = Unavailable;
+        type Future = Pending<Result<Self::Output, Unavailable>>;
+
+        fn upgrade_inbound(self, _: C, _: Self::Info) -> Self::Future {
+            match self {}
+        }
+    }
+
+    impl<C> OutboundConnectionUpgrade<C> for Config {
+        type Output = (PeerId, C);
+        type Error = Unavailable;
+        type Future = Pending<Result<Self::Output, Unavailable>>;
+
+        fn upgrade_outbound(self, _: C, _: Self::Info) -> Self::Future {
+            match self {}
+        }
+    }
 }
 
 /// Upgrades a raw stream transport: security as configured, then yamux, within the context's

@@ -1,40 +1,28 @@
-//! WebSocket, insecure (`/ws`) and secure (`/wss`, `/tls/ws`), over TCP.
+//! WebSocket, insecure (`/ws`) and secure (`/wss`, `/tls/ws`): over TCP in a native process
+//! ([`WebSocket`] from `tcp.rs`), through the browser's `WebSocket` in a web page (`websys.rs`).
+//! Both dial the same address shapes through the same [`Filter`].
 
+#[cfg(not(wasm_browser))]
 mod certificate;
+#[cfg(not(wasm_browser))]
+mod tcp;
+#[cfg(wasm_browser)]
+mod websys;
 
+#[cfg(not(wasm_browser))]
 pub use certificate::Certificate;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
-use libp2p::websocket::tls;
-use rustls_pki_types::CertificateDer;
 use switchboard_filters::Filter;
+#[cfg(not(wasm_browser))]
+pub use tcp::WebSocket;
+#[cfg(wasm_browser)]
+pub use websys::WebSocket;
 
-use crate::{
-    Boxed, BuildError, CertificateError, Context, Environment, Kind, Runtime, Transport,
-    Unsupported, is_dial_host, is_ip, protocols,
-};
+use crate::{Unsupported, is_dial_host, protocols};
 
-/// WebSocket over TCP, upgraded like TCP (noise and/or TLS, yamux) inside the websocket.
-///
-/// Listens on `/ws`, and on `/wss` or `/tls/ws` when it has a [`Certificate`]. Dials what its
-/// [`Filter`] lets through. A `/wss` dial verifies the server's certificate against the web's
-/// root certificates, the node's own certificate and any certificates added with
-/// [`WebSocket::with_trusted`] (the peer itself is authenticated by the security upgrade inside
-/// the websocket either way).
-#[derive(Debug, Clone)]
-pub struct WebSocket {
-    filter: Filter,
-    certificate: Option<Certificate>,
-    trusted: Vec<CertificateDer<'static>>,
-}
-
-impl Default for WebSocket {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The secure-websocket shapes: `…/tcp/<port>/wss` and `…/tcp/<port>/tls/ws`.
+/// The websocket shapes after `/tcp/<port>`: `Some(false)` for `/ws`, `Some(true)` for `/wss`
+/// and `/tls[/sni/…]/ws`.
 fn is_secure(rest: &[Protocol<'_>]) -> Option<bool> {
     match rest {
         [Protocol::Ws(_)] => Some(false),
@@ -44,109 +32,20 @@ fn is_secure(rest: &[Protocol<'_>]) -> Option<bool> {
     }
 }
 
-impl WebSocket {
-    /// A websocket transport.
-    ///
-    /// Defaults: dial filter [`Filter::all`] (what a native js-libp2p node uses), no certificate
-    /// (so no `/wss` listener), no extra trusted certificates.
-    pub fn new() -> Self {
-        Self {
-            filter: Filter::all(),
-            certificate: None,
-            trusted: Vec::new(),
-        }
-    }
-
-    /// Sets the dial filter.
-    pub fn with_filter(mut self, filter: Filter) -> Self {
-        self.filter = filter;
-        self
-    }
-
-    /// Sets the certificate for `/wss` listeners.
-    pub fn with_certificate(mut self, certificate: Certificate) -> Self {
-        self.certificate = Some(certificate);
-        self
-    }
-
-    /// Trusts the certificates in `pem` when dialing `/wss` (a peer's self-signed certificate).
-    pub fn with_trusted(mut self, pem: &str) -> Result<Self, CertificateError> {
-        self.trusted.extend(certificate::parse_certificates(pem)?);
-        Ok(self)
-    }
-
-    /// The dial filter.
-    pub fn filter(&self) -> Filter {
-        self.filter
-    }
-
-    fn tls_config(&self) -> Result<tls::Config, CertificateError> {
-        let mut builder = tls::Config::builder();
-        let own = self.certificate.iter().flat_map(|c| c.chain().first());
-        for cert in self.trusted.iter().chain(own) {
-            builder
-                .add_trust(&tls::Certificate::new(cert.to_vec()))
-                .map_err(|e| CertificateError::Rejected(e.to_string()))?;
-        }
-        if let Some(cert) = &self.certificate {
-            let chain = cert
-                .chain()
-                .iter()
-                .map(|c| tls::Certificate::new(c.to_vec()));
-            builder
-                .server(tls::PrivateKey::new(cert.key_der()), chain)
-                .map_err(|e| CertificateError::Rejected(e.to_string()))?;
-        }
-        Ok(builder.finish())
-    }
-}
-
-impl Transport for WebSocket {
-    fn kind(&self) -> Kind {
-        Kind::WebSocket
-    }
-
-    fn environments(&self) -> &'static [Environment] {
-        &[Environment::Native]
-    }
-
-    fn can_listen(&self, addr: &Multiaddr) -> bool {
-        match protocols(addr).as_slice() {
-            [host, Protocol::Tcp(_), rest @ ..] if is_ip(host) => match is_secure(rest) {
-                Some(secure) => !secure || self.certificate.is_some(),
-                None => false,
-            },
-            _ => false,
-        }
-    }
-
-    fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported> {
-        match protocols(addr).as_slice() {
-            [host, Protocol::Tcp(_), rest @ ..]
-                if is_dial_host(host) && is_secure(rest).is_some() =>
-            {
-                if self.filter.matches(addr) {
-                    Ok(())
-                } else {
-                    Err(Unsupported::Filtered {
-                        addr: addr.clone(),
-                        filter: self.filter,
-                    })
-                }
-            }
-            _ => Err(Unsupported::Address(addr.clone())),
-        }
-    }
-
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Tokio => {
-                let config = libp2p::tcp::Config::new().nodelay(true);
-                let tcp = crate::dns(|| crate::tcp::ExclusivePort::new(config.clone()));
-                let mut ws = libp2p::websocket::Config::new(tcp);
-                ws.set_tls_config(self.tls_config()?);
-                crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)
+/// Whether a websocket transport with `filter` dials `addr`: [`Unsupported::Address`] for
+/// another shape, [`Unsupported::Filtered`] when the filter refuses.
+fn check_dial(addr: &Multiaddr, filter: Filter) -> Result<(), Unsupported> {
+    match protocols(addr).as_slice() {
+        [host, Protocol::Tcp(_), rest @ ..] if is_dial_host(host) && is_secure(rest).is_some() => {
+            if filter.matches(addr) {
+                Ok(())
+            } else {
+                Err(Unsupported::Filtered {
+                    addr: addr.clone(),
+                    filter,
+                })
             }
         }
+        _ => Err(Unsupported::Address(addr.clone())),
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash as StdHash;
-use std::time::Instant;
+use web_time::Instant;
 
 use cid::Cid;
 use multihash::Multihash;

@@ -1,0 +1,131 @@
+//! WebSocket over TCP sockets, for native processes.
+
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use libp2p::websocket::tls;
+use rustls_pki_types::CertificateDer;
+use switchboard_filters::Filter;
+
+use super::certificate::{self, Certificate};
+use super::{check_dial, is_secure};
+use crate::{
+    Boxed, BuildError, CertificateError, Context, Environment, Kind, Runtime, Transport,
+    Unsupported, is_ip, protocols,
+};
+
+/// WebSocket over TCP, upgraded like TCP (noise and/or TLS, yamux) inside the websocket.
+///
+/// Listens on `/ws`, and on `/wss` or `/tls/ws` when it has a [`Certificate`]. Dials what its
+/// [`Filter`] lets through. A `/wss` dial verifies the server's certificate against the web's
+/// root certificates, the node's own certificate and any certificates added with
+/// [`WebSocket::with_trusted`] (the peer itself is authenticated by the security upgrade inside
+/// the websocket either way).
+#[derive(Debug, Clone)]
+pub struct WebSocket {
+    filter: Filter,
+    certificate: Option<Certificate>,
+    trusted: Vec<CertificateDer<'static>>,
+}
+
+impl Default for WebSocket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WebSocket {
+    /// A websocket transport.
+    ///
+    /// Defaults: dial filter [`Filter::all`] (what a native js-libp2p node uses), no certificate
+    /// (so no `/wss` listener), no extra trusted certificates.
+    pub fn new() -> Self {
+        Self {
+            filter: Filter::all(),
+            certificate: None,
+            trusted: Vec::new(),
+        }
+    }
+
+    /// Sets the dial filter.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Sets the certificate for `/wss` listeners.
+    pub fn with_certificate(mut self, certificate: Certificate) -> Self {
+        self.certificate = Some(certificate);
+        self
+    }
+
+    /// Trusts the certificates in `pem` when dialing `/wss` (a peer's self-signed certificate).
+    pub fn with_trusted(mut self, pem: &str) -> Result<Self, CertificateError> {
+        self.trusted.extend(certificate::parse_certificates(pem)?);
+        Ok(self)
+    }
+
+    /// The dial filter.
+    pub fn filter(&self) -> Filter {
+        self.filter
+    }
+
+    fn tls_config(&self) -> Result<tls::Config, CertificateError> {
+        let mut builder = tls::Config::builder();
+        let own = self.certificate.iter().flat_map(|c| c.chain().first());
+        for cert in self.trusted.iter().chain(own) {
+            builder
+                .add_trust(&tls::Certificate::new(cert.to_vec()))
+                .map_err(|e| CertificateError::Rejected(e.to_string()))?;
+        }
+        if let Some(cert) = &self.certificate {
+            let chain = cert
+                .chain()
+                .iter()
+                .map(|c| tls::Certificate::new(c.to_vec()));
+            builder
+                .server(tls::PrivateKey::new(cert.key_der()), chain)
+                .map_err(|e| CertificateError::Rejected(e.to_string()))?;
+        }
+        Ok(builder.finish())
+    }
+}
+
+impl Transport for WebSocket {
+    fn kind(&self) -> Kind {
+        Kind::WebSocket
+    }
+
+    fn environments(&self) -> &'static [Environment] {
+        &[Environment::Native]
+    }
+
+    fn can_listen(&self, addr: &Multiaddr) -> bool {
+        match protocols(addr).as_slice() {
+            [host, Protocol::Tcp(_), rest @ ..] if is_ip(host) => match is_secure(rest) {
+                Some(secure) => !secure || self.certificate.is_some(),
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported> {
+        check_dial(addr, self.filter)
+    }
+
+    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+        match ctx.runtime() {
+            Runtime::Tokio => {
+                let config = libp2p::tcp::Config::new().nodelay(true);
+                let tcp = crate::dns(|| crate::tcp::ExclusivePort::new(config.clone()));
+                let mut ws = libp2p::websocket::Config::new(tcp);
+                ws.set_tls_config(self.tls_config()?);
+                crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)
+            }
+            runtime => Err(BuildError::UnsupportedRuntime {
+                kind: Kind::WebSocket,
+                runtime,
+            }),
+        }
+    }
+}
