@@ -117,6 +117,11 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         self.flush_client();
     }
 
+    /// The peers known to speak Bitswap.
+    pub fn peers(&self) -> impl Iterator<Item = &P> {
+        self.peers.keys()
+    }
+
     /// Whether `cid` is being fetched.
     pub fn is_wanted(&self, cid: &Cid) -> bool {
         self.client.is_wanted(cid)

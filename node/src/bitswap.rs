@@ -74,18 +74,48 @@ pub(crate) enum Command {
     },
     GiveUp(Cid),
     Added(Block),
+    Stat(oneshot::Sender<BitswapStat>),
+}
+
+/// What the exchange has done since the node started, as Kubo's `ipfs bitswap stat` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BitswapStat {
+    /// Blocks this node is fetching, in CID order.
+    pub wantlist: Vec<Cid>,
+    /// Peers known to speak Bitswap, in peer id order.
+    pub peers: Vec<PeerId>,
+    /// Bitswap messages read from peers.
+    pub messages_received: u64,
+    /// Blocks fetched from peers (verified against their CIDs).
+    pub blocks_received: u64,
+    /// Bytes of those blocks.
+    pub data_received: u64,
+    /// Blocks written to peers.
+    pub blocks_sent: u64,
+    /// Bytes of those blocks.
+    pub data_sent: u64,
 }
 
 enum Input {
     Command(Command),
     /// A message from a peer, read from a stream speaking this version.
     Inbound(PeerId, Version, Result<Message, ReadError>),
-    Sent(PeerId, usize),
+    Sent(Sent),
     /// A batch of fetched blocks is stored (or the store failed, which was logged).
     Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
     Timeout,
+}
+
+/// A writer's report on one message.
+struct Sent {
+    peer: PeerId,
+    blocks: usize,
+    bytes: usize,
+    /// Whether the message reached the stream (else it was given up).
+    written: bool,
 }
 
 /// The handle the node keeps.
@@ -123,6 +153,7 @@ impl Bitswap {
             unwritten: VecDeque::new(),
             writes: 0,
             sent_tx,
+            stat: BitswapStat::default(),
             node_commands,
         };
         rt::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
@@ -140,6 +171,16 @@ impl Bitswap {
         crate::node::blocking(move || store.put(&stored)).await?;
         let _ = self.commands.send(Command::Added(block)).await;
         Ok(())
+    }
+
+    /// The exchange's counters, wantlist and peers.
+    pub(crate) async fn stat(&self) -> Result<BitswapStat, GetError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Stat(reply))
+            .await
+            .map_err(|_| GetError::Stopped)?;
+        answer.await.map_err(|_| GetError::Stopped)
     }
 
     /// The block `cid` names: from the store, or fetched from peers within `timeout`.
@@ -224,6 +265,7 @@ struct Driver {
     writes: usize,
     /// Where writer and store tasks report back.
     sent_tx: mpsc::Sender<Input>,
+    stat: BitswapStat,
     node_commands: mpsc::Sender<NodeCommand>,
 }
 
@@ -306,6 +348,7 @@ impl Driver {
             }
             Input::Inbound(peer, version, Ok(message)) => {
                 trace_message("in", peer, &message);
+                self.stat.messages_received += 1;
                 self.engine
                     .handle_message(peer, version, message, self.store.as_ref(), now)
             }
@@ -322,9 +365,22 @@ impl Driver {
                 }
                 self.write_next();
             }
-            Input::Sent(peer, bytes) => {
-                self.engine.message_sent(peer, bytes, self.store.as_ref());
-                self.refill(peer);
+            Input::Sent(sent) => {
+                if sent.written {
+                    self.stat.blocks_sent += sent.blocks as u64;
+                    self.stat.data_sent += sent.bytes as u64;
+                }
+                self.engine
+                    .message_sent(sent.peer, sent.bytes, self.store.as_ref());
+                self.refill(sent.peer);
+            }
+            Input::Command(Command::Stat(reply)) => {
+                let mut stat = self.stat.clone();
+                stat.wantlist = self.waiting.keys().copied().collect();
+                stat.wantlist.sort();
+                stat.peers = self.engine.peers().copied().collect();
+                stat.peers.sort();
+                let _ = reply.send(stat);
             }
             Input::Downgrade(peer, Some(version)) => self.engine.peer_connected(peer, version),
             Input::Downgrade(peer, None) => {
@@ -405,7 +461,11 @@ impl Driver {
                         .push_back((message, version));
                     self.refill(peer);
                 }
-                Action::Received(block) => received.push(block),
+                Action::Received(block) => {
+                    self.stat.blocks_received += 1;
+                    self.stat.data_received += block.data().len() as u64;
+                    received.push(block);
+                }
                 Action::Disconnect { peer, reason } => {
                     tracing::info!(%peer, ?reason, "dropping a misbehaving bitswap peer");
                     let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
@@ -519,6 +579,7 @@ async fn write_to(
                 continue;
             }
         };
+        let mut written = false;
         for _ in 0..2 {
             if current.is_none() {
                 current = open(&mut control, peer, &mut versions, &done).await;
@@ -527,16 +588,18 @@ async fn write_to(
                 break;
             };
             if write_message(stream, &message, *version).await.is_ok() {
+                written = true;
                 break;
             }
             current = None;
         }
-        if done
-            .send(Input::Sent(peer, message.block_bytes()))
-            .await
-            .is_err()
-            || versions.is_empty()
-        {
+        let sent = Sent {
+            peer,
+            blocks: message.blocks.len(),
+            bytes: message.block_bytes(),
+            written,
+        };
+        if done.send(Input::Sent(sent)).await.is_err() || versions.is_empty() {
             break;
         }
     }

@@ -59,7 +59,8 @@ pub use builder::Builder;
 pub use config::{Config, InitProfile};
 pub use error::{BuildError, DialError, PingError};
 pub use node::{
-    BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity, Node, PeerInfo,
+    BitswapStat, BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity,
+    Node, PeerInfo,
 };
 pub use perf::{PerfError, PerfReport};
 pub use profile::Profile;

@@ -11,7 +11,7 @@ use switchboard_exchange::{Block, Cid, Codec, Hash};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::bitswap::Bitswap;
-pub use crate::bitswap::GetError;
+pub use crate::bitswap::{BitswapStat, GetError};
 use crate::{Builder, DialError, PingError, Profile};
 
 /// Something that happened on the node, for [`Node::subscribe`]rs.
@@ -304,6 +304,12 @@ impl Blocks<'_> {
     /// The block `cid` names, waiting up to `timeout` for peers.
     pub async fn get_with_timeout(&self, cid: &Cid, timeout: Duration) -> Result<Block, GetError> {
         self.bitswap.get(*cid, timeout).await
+    }
+
+    /// What the exchange has fetched and served since the node started, what it is fetching
+    /// and from which peers (Kubo's `ipfs bitswap stat`).
+    pub async fn bitswap_stat(&self) -> Result<BitswapStat, GetError> {
+        self.bitswap.stat().await
     }
 
     /// The size of a stored block.

@@ -28,6 +28,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
     step("test", || {
         exec(cargo().args(["test", "--workspace", "--locked"]))
     })?;
+    step(
+        "browser (wasm32 node in headless Chromium)",
+        crate::browser::run,
+    )?;
     step("demo", || {
         exec(cargo().args([
             "run",

@@ -2,13 +2,17 @@
 //!
 //! - `cargo xtask ci`: what `.ci/run` runs: installs missing system tools, then fmt, clippy,
 //!   the tests (doc tests included), the demo, the examples and the matrix.
+//! - `cargo xtask browser`: the node built for wasm32, tested in headless Chromium against a
+//!   daemon (installs Debian's wasm toolchain, Chromium and wasm-bindgen-cli when missing).
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
 //! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia.
 //! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 
 mod bench;
+mod browser;
 mod ci;
+mod daemon;
 mod matrix;
 mod proto;
 
@@ -29,6 +33,9 @@ struct Cli {
 enum Task {
     /// Everything CI checks, in order; stops at the first failure.
     Ci,
+    /// The node in a web page: builds it for wasm32 and runs its tests in headless Chromium
+    /// against a daemon (installs the toolchain and Chromium when missing).
+    Browser,
     /// The cross-environment connection matrix.
     Matrix(matrix::Args),
     /// Benchmarks, built optimised; prints a table of figures measured side by side.
@@ -41,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Ci => ci::run(),
+        Task::Browser => browser::run(),
         Task::Matrix(args) => matrix::run(&args).map(drop),
         Task::Proto => proto::run(),
         Task::Bench(args) => bench::run(&args),

@@ -4,17 +4,13 @@
 //! combination both peers support. Adding a peer implementation (Helia in Node, a browser) means
 //! a [`Peer`] variant and its `start`; adding a transport means a [`Transport`] variant.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-/// How long a process may take to become ready, and a connect to complete.
-const DEADLINE: Duration = Duration::from_secs(30);
+use crate::daemon::Daemon;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -230,142 +226,6 @@ fn run_row(
             )?;
             dialing.connect(&target)
         }
-    }
-}
-
-/// A `switchboard daemon` child process; stopped when dropped.
-struct Daemon {
-    child: Child,
-    repo: PathBuf,
-    api: String,
-    peer_id: String,
-    listen_addrs: Vec<String>,
-    agent: ureq::Agent,
-}
-
-impl Daemon {
-    fn start(bin: &Path, repo: &Path, listen: &[&str], trust: &[PathBuf]) -> anyhow::Result<Self> {
-        let status = Command::new(bin)
-            .arg("--repo")
-            .arg(repo)
-            .args(["init", "--profile", "test"])
-            .stdout(Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "switchboard init failed");
-        if !trust.is_empty() {
-            let json = serde_json::to_string(trust)?;
-            let status = Command::new(bin)
-                .arg("--repo")
-                .arg(repo)
-                .args(["config", "websocket.trust", "--json", &json])
-                .status()?;
-            anyhow::ensure!(status.success(), "switchboard config failed");
-        }
-        let mut command = Command::new(bin);
-        command.arg("--repo").arg(repo).arg("daemon");
-        for addr in listen {
-            command.args(["--listen", addr]);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot start the daemon")?;
-        let (tx, rx) = mpsc::channel();
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as _),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let started = Instant::now();
-        let (mut peer_id, mut listen_addrs, mut seen) = (None, Vec::new(), Vec::new());
-        loop {
-            match rx.recv_timeout(DEADLINE.saturating_sub(started.elapsed())) {
-                Ok(line) if line == "Daemon is ready" => break,
-                Ok(line) => {
-                    if let Some(id) = line.strip_prefix("Peer ID: ") {
-                        peer_id = Some(id.to_owned());
-                    }
-                    if let Some(addr) = line.strip_prefix("Swarm listening on ") {
-                        listen_addrs.push(addr.to_owned());
-                    }
-                    seen.push(line);
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    bail!("daemon not ready: {}", seen.join(" | "));
-                }
-            }
-        }
-        let api_addr = std::fs::read_to_string(repo.join("api")).context("no api file")?;
-        let port = api_addr
-            .trim()
-            .rsplit('/')
-            .next()
-            .context("api address has no port")?
-            .to_owned();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(DEADLINE))
-            .build()
-            .into();
-        Ok(Self {
-            child,
-            repo: repo.to_owned(),
-            api: format!("http://127.0.0.1:{port}/api/v0"),
-            peer_id: peer_id.context("the daemon printed no peer id")?,
-            listen_addrs,
-            agent,
-        })
-    }
-
-    /// `swarm/connect`, timed from request to answer.
-    fn connect(&self, target: &str) -> anyhow::Result<Duration> {
-        let url = format!("{}/swarm/connect?arg={}", self.api, target);
-        let started = Instant::now();
-        let mut response = self.agent.post(&url).send_empty().context("RPC request")?;
-        let elapsed = started.elapsed();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        if !response.status().is_success() {
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["Message"].as_str().map(String::from))
-                .unwrap_or(body);
-            bail!("{message}");
-        }
-        Ok(elapsed)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self
-            .agent
-            .post(&format!("{}/shutdown", self.api))
-            .send_empty();
-        let started = Instant::now();
-        while started.elapsed() < DEADLINE {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

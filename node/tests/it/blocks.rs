@@ -5,7 +5,7 @@ use std::time::Duration;
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{GetError, Node};
 
-use crate::support::{addr_of, tcp_node};
+use crate::support::{DEADLINE, addr_of, tcp_node};
 
 async fn connect(from: &Node, to: &Node) {
     from.connect(addr_of(to, "tcp").await)
@@ -38,6 +38,20 @@ async fn put_on_one_node_get_on_the_other() {
         Some(17),
         "fetched blocks are kept"
     );
+    let fetched = ipfs2.block().bitswap_stat().await.expect("stat");
+    assert_eq!((fetched.blocks_received, fetched.data_received), (1, 17));
+    assert_eq!(fetched.peers, vec![ipfs1.peer_id()]);
+    assert!(fetched.wantlist.is_empty());
+    // The provider counts the block once its writer reports the message written.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let served = ipfs1.block().bitswap_stat().await.expect("stat");
+        if (served.blocks_sent, served.data_sent) == (1, 17) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{served:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,231 @@
+//! `cargo xtask browser`: the node built for `wasm32-unknown-unknown` and tested in headless
+//! Chromium against a real daemon.
+//!
+//! The toolchain comes from Debian and crates.io, installed when missing (see
+//! `../shared/notes/wasm-browser-recipe.md`): Debian's `rustc-web` with its std sources (rustup
+//! cannot add targets here, so std is built with `-Zbuild-std`), `lld-22` behind its
+//! `rust-lld`, `chromium` and `chromium-driver`, and `wasm-bindgen-cli` at the exact version of
+//! wasm-bindgen in Cargo.lock.
+//!
+//! The run: a daemon listening on `/ws` and `/wss` (self-signed; the test Chromium ignores
+//! certificate errors), one block put on it, and one `switchboard block get` per transport
+//! waiting in the background for the block the page will put; then `node/tests/browser.rs`
+//! in Chromium fetches the daemon's block and puts its own; finally each background get must
+//! have printed the page's bytes.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use crate::daemon::{DEADLINE, Daemon};
+use crate::{cargo, exec, root, target_dir};
+
+/// The rustup name the Debian toolchain is linked under.
+const TOOLCHAIN: &str = "debian-web";
+/// Debian packages of the browser toolchain and the browser.
+const PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "lld-22",
+    "chromium",
+    "chromium-driver",
+];
+/// What the daemon serves; `node/tests/browser.rs` knows it too.
+const DAEMON_BLOCK: &[u8] = b"served by the switchboard daemon";
+/// The transports the page dials the daemon over, as `node/tests/browser.rs` names them.
+const TRANSPORTS: [&str; 2] = ["ws", "wss"];
+
+/// What the page puts over `transport`; `node/tests/browser.rs` makes the same text.
+fn browser_block(transport: &str) -> String {
+    format!("put by the switchboard browser node over {transport}")
+}
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    install_toolchain()?;
+    exec(cargo().args([
+        "build",
+        "--locked",
+        "-q",
+        "-p",
+        "switchboard-node",
+        "--bin",
+        "switchboard",
+    ]))?;
+    let bin = target_dir().join("debug/switchboard");
+    let tmp = tempfile::tempdir().context("temporary directory")?;
+    let daemon = Daemon::start(
+        &bin,
+        &tmp.path().join("daemon"),
+        &["/ip4/127.0.0.1/tcp/0/ws", "/ip4/127.0.0.1/tcp/0/wss"],
+        &[],
+    )?;
+    daemon.put(DAEMON_BLOCK)?;
+    let scratch = tmp.path().join("scratch");
+    let mut waiting = Vec::new();
+    for transport in TRANSPORTS {
+        let cid = offline_cid(&bin, &scratch, browser_block(transport).as_bytes())?;
+        let get = daemon
+            .command(&["block", "get", &cid, "--timeout", "10m"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start switchboard block get")?;
+        waiting.push((transport, get));
+    }
+
+    let tests = wasm_cargo()
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "switchboard-node",
+            "--test",
+            "browser",
+        ])
+        .args(wasm_target_args())
+        .env("SWITCHBOARD_BROWSER_WS", daemon.addr("ws")?)
+        .env("SWITCHBOARD_BROWSER_WSS", daemon.addr("wss")?)
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .status()
+        .context("cannot run the browser tests")?;
+    // Every background get is reaped, whatever the others did.
+    let fetched: Vec<anyhow::Result<()>> = waiting
+        .into_iter()
+        .map(|(transport, get)| check_fetched(transport, get, tests.success()))
+        .collect();
+    anyhow::ensure!(tests.success(), "the browser tests failed");
+    fetched.into_iter().collect()
+}
+
+/// The CID `switchboard block put` gives `data`, from a scratch repo with no daemon.
+fn offline_cid(bin: &Path, repo: &Path, data: &[u8]) -> anyhow::Result<String> {
+    if !repo.exists() {
+        exec(
+            Command::new(bin)
+                .arg("--repo")
+                .arg(repo)
+                .args(["init", "--profile", "test"])
+                .stdout(Stdio::null()),
+        )?;
+    }
+    let mut put = Command::new(bin)
+        .arg("--repo")
+        .arg(repo)
+        .args(["block", "put"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(&mut put.stdin.take().context("piped stdin")?, data)?;
+    let out = put.wait_with_output()?;
+    anyhow::ensure!(out.status.success(), "offline block put failed");
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+/// Waits for a background `block get` and checks it printed the page's block. When the tests
+/// failed, a get still running is stopped rather than waited for.
+fn check_fetched(transport: &str, mut get: Child, wait: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while wait && started.elapsed() < DEADLINE && get.try_wait()?.is_none() {
+        std::thread::park_timeout(std::time::Duration::from_millis(20));
+    }
+    if get.try_wait()?.is_none() {
+        let _ = get.kill();
+        let _ = get.wait();
+        bail!("the daemon did not fetch the block the page put over {transport}");
+    }
+    let out = get.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success() && out.stdout == browser_block(transport).as_bytes(),
+        "the daemon's block get over {transport} printed {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    println!("the daemon fetched the page's block over {transport}");
+    Ok(())
+}
+
+/// `cargo` of the Debian toolchain, which builds std for wasm32 (`-Zbuild-std` needs nightly
+/// features, which `RUSTC_BOOTSTRAP` unlocks on this stable compiler).
+fn wasm_cargo() -> Command {
+    let mut command = Command::new("rustup");
+    command
+        .args(["run", TOOLCHAIN, "cargo"])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .current_dir(root());
+    command
+}
+
+fn wasm_target_args() -> [&'static str; 3] {
+    [
+        "--target",
+        "wasm32-unknown-unknown",
+        "-Zbuild-std=std,panic_abort",
+    ]
+}
+
+/// Installs what is missing: the Debian packages, the rustup link to Debian's toolchain and
+/// wasm-bindgen-cli at Cargo.lock's wasm-bindgen version.
+pub(crate) fn install_toolchain() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if !missing.is_empty() {
+        println!("==> installing {}", missing.join(" "));
+        exec(Command::new("apt-get").args(["update", "-q"]))?;
+        exec(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    let toolchains = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()?;
+    if !String::from_utf8_lossy(&toolchains.stdout)
+        .lines()
+        .any(|l| l.starts_with(TOOLCHAIN))
+    {
+        exec(Command::new("rustup").args(["toolchain", "link", TOOLCHAIN, "/usr"]))?;
+    }
+    let wanted = locked_version("wasm-bindgen")?;
+    let have = Command::new("wasm-bindgen-test-runner")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if have.as_deref() != Some(&format!("wasm-bindgen-test-runner {wanted}")) {
+        println!("==> cargo install wasm-bindgen-cli {wanted} (found {have:?})");
+        exec(cargo().args([
+            "install",
+            "--locked",
+            "wasm-bindgen-cli",
+            "--version",
+            &format!("={wanted}"),
+        ]))?;
+    }
+    Ok(())
+}
+
+/// Whether the Debian package is installed.
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout) == "install ok installed")
+}
+
+/// The version of `package` in Cargo.lock.
+fn locked_version(package: &str) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("Cargo.lock")?;
+    let entry = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&entry)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + entry.len();
+    let len = lock[start..].find('"').context("malformed Cargo.lock")?;
+    Ok(lock[start..start + len].to_owned())
+}

@@ -1,0 +1,187 @@
+//! A `switchboard daemon` child process, driven through its command line and RPC API.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+/// How long a process may take to become ready, and a connect to complete.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A `switchboard daemon` child process; stopped when dropped.
+pub(crate) struct Daemon {
+    child: Child,
+    bin: PathBuf,
+    pub(crate) repo: PathBuf,
+    api: String,
+    pub(crate) peer_id: String,
+    pub(crate) listen_addrs: Vec<String>,
+    agent: ureq::Agent,
+}
+
+impl Daemon {
+    /// Initialises a repo at `repo` (test profile), trusts the `trust` certificates for `/wss`
+    /// dials, starts the daemon listening on `listen` and waits until it is ready.
+    pub(crate) fn start(
+        bin: &Path,
+        repo: &Path,
+        listen: &[&str],
+        trust: &[PathBuf],
+    ) -> anyhow::Result<Self> {
+        let status = Command::new(bin)
+            .arg("--repo")
+            .arg(repo)
+            .args(["init", "--profile", "test"])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "switchboard init failed");
+        if !trust.is_empty() {
+            let json = serde_json::to_string(trust)?;
+            let status = Command::new(bin)
+                .arg("--repo")
+                .arg(repo)
+                .args(["config", "websocket.trust", "--json", &json])
+                .status()?;
+            anyhow::ensure!(status.success(), "switchboard config failed");
+        }
+        let mut command = Command::new(bin);
+        command.arg("--repo").arg(repo).arg("daemon");
+        for addr in listen {
+            command.args(["--listen", addr]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start the daemon")?;
+        let (tx, rx) = mpsc::channel();
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let started = Instant::now();
+        let (mut peer_id, mut listen_addrs, mut seen) = (None, Vec::new(), Vec::new());
+        loop {
+            match rx.recv_timeout(DEADLINE.saturating_sub(started.elapsed())) {
+                Ok(line) if line == "Daemon is ready" => break,
+                Ok(line) => {
+                    if let Some(id) = line.strip_prefix("Peer ID: ") {
+                        peer_id = Some(id.to_owned());
+                    }
+                    if let Some(addr) = line.strip_prefix("Swarm listening on ") {
+                        listen_addrs.push(addr.to_owned());
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    bail!("daemon not ready: {}", seen.join(" | "));
+                }
+            }
+        }
+        let api_addr = std::fs::read_to_string(repo.join("api")).context("no api file")?;
+        let port = api_addr
+            .trim()
+            .rsplit('/')
+            .next()
+            .context("api address has no port")?
+            .to_owned();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(DEADLINE))
+            .build()
+            .into();
+        Ok(Self {
+            child,
+            bin: bin.to_owned(),
+            repo: repo.to_owned(),
+            api: format!("http://127.0.0.1:{port}/api/v0"),
+            peer_id: peer_id.context("the daemon printed no peer id")?,
+            listen_addrs,
+            agent,
+        })
+    }
+
+    /// The first listen address whose last protocol is `last` (`ws`, `wss`, …), with `/p2p`.
+    pub(crate) fn addr(&self, last: &str) -> anyhow::Result<String> {
+        self.listen_addrs
+            .iter()
+            .find(|a| a.rsplit('/').next() == Some(last))
+            .map(|a| format!("{a}/p2p/{}", self.peer_id))
+            .with_context(|| format!("the daemon listens on no /{last} address"))
+    }
+
+    /// `switchboard block put` through the daemon; the CID.
+    pub(crate) fn put(&self, data: &[u8]) -> anyhow::Result<String> {
+        let mut child = self
+            .command(&["block", "put"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot run switchboard block put")?;
+        child.stdin.take().context("piped stdin")?.write_all(data)?;
+        let out = child.wait_with_output()?;
+        anyhow::ensure!(out.status.success(), "switchboard block put failed");
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
+    /// `switchboard …` on this daemon's repo (so through its RPC API).
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.arg("--repo").arg(&self.repo).args(args);
+        command
+    }
+
+    /// `swarm/connect`, timed from request to answer.
+    pub(crate) fn connect(&self, target: &str) -> anyhow::Result<Duration> {
+        let url = format!("{}/swarm/connect?arg={}", self.api, target);
+        let started = Instant::now();
+        let mut response = self.agent.post(&url).send_empty().context("RPC request")?;
+        let elapsed = started.elapsed();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        if !response.status().is_success() {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["Message"].as_str().map(String::from))
+                .unwrap_or(body);
+            bail!("{message}");
+        }
+        Ok(elapsed)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .post(&format!("{}/shutdown", self.api))
+            .send_empty();
+        let started = Instant::now();
+        while started.elapsed() < DEADLINE {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
