@@ -20,7 +20,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 
 use crate::daemon::{DEADLINE, Daemon};
-use crate::{cargo, exec, root, target_dir};
+use crate::{cargo, exec, root};
 
 /// The rustup name the Debian toolchain is linked under.
 const TOOLCHAIN: &str = "debian-web";
@@ -45,16 +45,7 @@ fn browser_block(transport: &str) -> String {
 
 pub(crate) fn run() -> anyhow::Result<()> {
     install_toolchain()?;
-    exec(cargo().args([
-        "build",
-        "--locked",
-        "-q",
-        "-p",
-        "switchboard-node",
-        "--bin",
-        "switchboard",
-    ]))?;
-    let bin = target_dir().join("debug/switchboard");
+    let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
     let daemon = Daemon::start(
         &bin,
@@ -151,7 +142,7 @@ fn check_fetched(transport: &str, mut get: Child, wait: bool) -> anyhow::Result<
 
 /// `cargo` of the Debian toolchain, which builds std for wasm32 (`-Zbuild-std` needs nightly
 /// features, which `RUSTC_BOOTSTRAP` unlocks on this stable compiler).
-fn wasm_cargo() -> Command {
+pub(crate) fn wasm_cargo() -> Command {
     let mut command = Command::new("rustup");
     command
         .args(["run", TOOLCHAIN, "cargo"])
@@ -160,7 +151,7 @@ fn wasm_cargo() -> Command {
     command
 }
 
-fn wasm_target_args() -> [&'static str; 3] {
+pub(crate) fn wasm_target_args() -> [&'static str; 3] {
     [
         "--target",
         "wasm32-unknown-unknown",

@@ -32,18 +32,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
         "browser (wasm32 node in headless Chromium)",
         crate::browser::run,
     )?;
+    step("demo page (switchboard-js in headless Chromium)", || {
+        crate::demo_page::run(&crate::demo_page::Args::check())
+    })?;
     step("demo", || {
-        exec(cargo().args([
-            "run",
-            "--locked",
-            "-q",
-            "-p",
-            "switchboard-node",
-            "--bin",
-            "switchboard",
-            "--",
-            "demo",
-        ]))
+        exec(Command::new(crate::switchboard()?).arg("demo"))
     })?;
     step("example direct_dial", || {
         exec(cargo().args([

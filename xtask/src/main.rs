@@ -4,6 +4,8 @@
 //!   the tests (doc tests included), the demo, the examples and the matrix.
 //! - `cargo xtask browser`: the node built for wasm32, tested in headless Chromium against a
 //!   daemon (installs Debian's wasm toolchain, Chromium and wasm-bindgen-cli when missing).
+//! - `cargo xtask demo-page [--serve]`: the browser demo page (`examples/browser/`) on the JS
+//!   package against a daemon, checked in headless Chromium or served for a person.
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
 //! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia.
@@ -13,8 +15,10 @@ mod bench;
 mod browser;
 mod ci;
 mod daemon;
+mod demo_page;
 mod matrix;
 mod proto;
+mod webdriver;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -36,6 +40,9 @@ enum Task {
     /// The node in a web page: builds it for wasm32 and runs its tests in headless Chromium
     /// against a daemon (installs the toolchain and Chromium when missing).
     Browser,
+    /// The browser demo page on the JS package, against a daemon: checked in headless
+    /// Chromium (screenshot and figures), or served for a person with `--serve`.
+    DemoPage(demo_page::Args),
     /// The cross-environment connection matrix.
     Matrix(matrix::Args),
     /// Benchmarks, built optimised; prints a table of figures measured side by side.
@@ -49,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Ci => ci::run(),
         Task::Browser => browser::run(),
+        Task::DemoPage(args) => demo_page::run(&args),
         Task::Matrix(args) => matrix::run(&args).map(drop),
         Task::Proto => proto::run(),
         Task::Bench(args) => bench::run(&args),
@@ -89,6 +97,20 @@ fn exec(command: &mut Command) -> anyhow::Result<()> {
         .with_context(|| format!("cannot run {command:?}"))?;
     anyhow::ensure!(status.success(), "{command:?} failed with {status}");
     Ok(())
+}
+
+/// Builds the `switchboard` binary (debug); its path.
+fn switchboard() -> anyhow::Result<PathBuf> {
+    exec(cargo().args([
+        "build",
+        "--locked",
+        "-q",
+        "-p",
+        "switchboard-node",
+        "--bin",
+        "switchboard",
+    ]))?;
+    Ok(target_dir().join("debug/switchboard"))
 }
 
 /// Where cargo puts build output.

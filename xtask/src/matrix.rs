@@ -131,16 +131,7 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
-    crate::exec(crate::cargo().args([
-        "build",
-        "--locked",
-        "-q",
-        "-p",
-        "switchboard-node",
-        "--bin",
-        "switchboard",
-    ]))?;
-    let bin = crate::target_dir().join("debug/switchboard");
+    let bin = crate::switchboard()?;
     let mut rows = Vec::new();
     for dialer in Peer::ALL {
         for listener in Peer::ALL {

@@ -1,0 +1,109 @@
+// The demo page: a Switchboard node in the page, driven through switchboard-js.
+// Query parameters (all optional): daemon=<multiaddr>, cid=<cid to fetch>,
+// bench=<comma-separated CIDs of test data>, filter=<websocket filter>, auto=1 (connect and
+// fetch at load, as the headless check does).
+import init, { create } from './pkg/switchboard_js.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+let node;
+
+function setState(text, kind) {
+  $('state').textContent = text;
+  $('state').className = `state ${kind ?? ''}`;
+}
+
+function logEvent(text) {
+  const item = document.createElement('li');
+  item.textContent = text;
+  $('events').prepend(item);
+}
+
+async function start(filter) {
+  if (node) await node.stop();
+  node = await create({ websocketFilter: filter });
+  $('peer-id').textContent = node.peerId;
+  node.onEvent((e) => {
+    if (e.type === 'connected') {
+      setState(`connected to ${e.peer}`, 'connected');
+      logEvent(`connected ${e.addr}`);
+    } else if (e.type === 'disconnected') {
+      setState('disconnected', 'failed');
+      logEvent(`disconnected ${e.peer}`);
+    } else if (e.type === 'identified') {
+      logEvent(`identified ${e.agentVersion}, ${e.protocols.length} protocols`);
+    }
+  });
+}
+
+async function dial() {
+  setState('connecting…');
+  try {
+    await node.dial($('daemon').value.trim());
+  } catch (e) {
+    setState(`failed: ${e.message}`, 'failed');
+  }
+}
+
+async function fetchBlock() {
+  const cid = $('cid').value.trim();
+  $('fetched').textContent = `fetching ${cid}…`;
+  const started = performance.now();
+  try {
+    const bytes = await node.block.get(cid, 30000);
+    const ms = (performance.now() - started).toFixed(1);
+    const text = new TextDecoder().decode(bytes);
+    $('fetched').textContent = `fetched ${bytes.length} bytes in ${ms} ms:\n${text}`;
+  } catch (e) {
+    $('fetched').textContent = `failed: ${e.message}`;
+  }
+}
+
+async function putBlock() {
+  try {
+    const cid = await node.block.put(new TextEncoder().encode($('text').value));
+    $('put').textContent = `put ${cid}\n(the daemon can now run: switchboard block get ${cid})`;
+  } catch (e) {
+    $('put').textContent = `failed: ${e.message}`;
+  }
+}
+
+async function bench(cids) {
+  $('bench-result').textContent = `fetching ${cids.length} blocks…`;
+  const started = performance.now();
+  let bytes = 0;
+  try {
+    const blocks = await Promise.all(cids.map((cid) => node.block.get(cid, 60000)));
+    for (const block of blocks) bytes += block.length;
+    const seconds = (performance.now() - started) / 1000;
+    const mb = bytes / 1e6;
+    $('bench-result').textContent =
+      `${cids.length} blocks, ${mb.toFixed(1)} MB in ${(seconds * 1000).toFixed(0)} ms: ${(mb / seconds).toFixed(1)} MB/s`;
+  } catch (e) {
+    $('bench-result').textContent = `failed: ${e.message}`;
+  }
+}
+
+await init();
+$('filter').value = params.get('filter') ?? 'all';
+$('daemon').value = params.get('daemon') ?? '';
+$('cid').value = params.get('cid') ?? '';
+await start($('filter').value);
+
+$('filter').addEventListener('change', () => start($('filter').value));
+$('dial-form').addEventListener('submit', (e) => { e.preventDefault(); dial(); });
+$('get-form').addEventListener('submit', (e) => { e.preventDefault(); fetchBlock(); });
+$('put-form').addEventListener('submit', (e) => { e.preventDefault(); putBlock(); });
+const benchCids = (params.get('bench') ?? '').split(',').filter(Boolean);
+if (benchCids.length) {
+  $('bench-row').hidden = false;
+  $('bench').addEventListener('click', () => bench(benchCids));
+}
+
+if (params.get('auto') === '1') {
+  await dial();
+  if ($('cid').value) await fetchBlock();
+  await putBlock();
+  if (benchCids.length) await bench(benchCids);
+  document.body.dataset.done = '1';
+}
