@@ -82,8 +82,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     check(&format!("{url}&auto=1"), &screenshot)
 }
 
-/// Builds the JS package and assembles the page; the site's directory.
-fn build_site() -> anyhow::Result<PathBuf> {
+/// Builds the JS package and assembles the pages of `examples/browser/`; the site's
+/// directory.
+pub(crate) fn build_site() -> anyhow::Result<PathBuf> {
     exec(
         wasm_cargo()
             .args([
@@ -104,7 +105,7 @@ fn build_site() -> anyhow::Result<PathBuf> {
             .arg(site.join("pkg"))
             .arg(&wasm),
     )?;
-    for file in ["index.html", "main.js", "style.css"] {
+    for file in ["index.html", "main.js", "style.css", "dial.html", "dial.js"] {
         std::fs::copy(root().join("examples/browser").join(file), site.join(file))
             .with_context(|| format!("cannot copy {file}"))?;
     }
@@ -163,13 +164,13 @@ fn check(url: &str, screenshot: &Path) -> anyhow::Result<()> {
 }
 
 /// `python3 -m http.server` on 127.0.0.1 and a free port, serving `dir`; stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
-    fn start(dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn start(dir: &Path) -> anyhow::Result<Self> {
         let mut child = Command::new("python3")
             .args([
                 "-u",

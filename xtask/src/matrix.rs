@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::daemon::Daemon;
+use crate::daemon::{DEADLINE, Daemon};
+use crate::demo_page::Server;
+use crate::webdriver::Browser;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -74,26 +76,66 @@ impl Transport {
 enum Peer {
     /// `switchboard daemon`, a native process.
     SwitchboardDaemon,
+    /// A page in headless Chromium using switchboard-js (`examples/browser/dial.html`).
+    Browser,
 }
 
 impl Peer {
-    const ALL: [Peer; 1] = [Peer::SwitchboardDaemon];
+    const ALL: [Peer; 2] = [Peer::SwitchboardDaemon, Peer::Browser];
 
     fn name(self) -> &'static str {
         match self {
             Peer::SwitchboardDaemon => "switchboard-daemon",
+            Peer::Browser => "browser",
         }
     }
 
     fn can_listen(self, _transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
+            Peer::Browser => false,
         }
     }
 
-    fn can_dial(self, _transport: Transport) -> bool {
+    fn can_dial(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
+            Peer::Browser => matches!(transport, Transport::Ws | Transport::Wss),
+        }
+    }
+}
+
+/// Chromium on the dial page, started for the first browser row and kept for the others.
+struct Chromium {
+    browser: Browser,
+    _server: Server,
+    base: String,
+}
+
+impl Chromium {
+    fn start() -> anyhow::Result<Self> {
+        crate::browser::install_toolchain()?;
+        let site = crate::demo_page::build_site()?;
+        let server = Server::start(&site)?;
+        Ok(Self {
+            browser: Browser::start()?,
+            base: format!("http://127.0.0.1:{}", server.port),
+            _server: server,
+        })
+    }
+
+    /// Opens the dial page on `target`; the connect time the page measured.
+    fn dial(&self, target: &str) -> anyhow::Result<Duration> {
+        self.browser
+            .open(&format!("{}/dial.html?filter=all&addr={target}", self.base))?;
+        let result = self
+            .browser
+            .wait_for("return document.body.dataset.result", DEADLINE)?;
+        let result: serde_json::Value =
+            serde_json::from_str(result.as_str().context("the page's result is not text")?)?;
+        match result["ms"].as_f64() {
+            Some(ms) if result["ok"] == true => Ok(Duration::from_secs_f64(ms / 1e3)),
+            _ => bail!("{}", result["error"].as_str().unwrap_or("the page failed")),
         }
     }
 }
@@ -152,8 +194,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
         "dialer", "listener", "transport", "result", "connect"
     );
     let mut results = Vec::new();
+    let mut chromium = None;
     for (dialer, listener, transport) in rows {
-        let outcome = run_row(&bin, dialer, listener, transport);
+        let outcome = run_row(&bin, &mut chromium, dialer, listener, transport);
         let result = RowResult {
             dialer: dialer.name(),
             listener: listener.name(),
@@ -187,6 +230,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
 /// Starts the listener, then the dialer, and times the dialer's connect.
 fn run_row(
     bin: &Path,
+    chromium: &mut Option<Chromium>,
     dialer: Peer,
     listener: Peer,
     transport: Transport,
@@ -199,6 +243,7 @@ fn run_row(
             &[transport.listen_addr()],
             &[],
         )?,
+        Peer::Browser => bail!("a browser page cannot listen"),
     };
     let addr = listening
         .listen_addrs
@@ -216,6 +261,15 @@ fn run_row(
                 &trust,
             )?;
             dialing.connect(&target)
+        }
+        Peer::Browser => {
+            if chromium.is_none() {
+                *chromium = Some(Chromium::start()?);
+            }
+            chromium
+                .as_ref()
+                .context("Chromium was just started")?
+                .dial(&target)
         }
     }
 }
