@@ -7,9 +7,9 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
 use switchboard_exchange::{Blockstore, MemoryBlockstore};
 use switchboard_filters::Policy;
-#[cfg(not(wasm_browser))]
-use switchboard_transport::WebSocket;
 use switchboard_transport::{Context, Environment, Security, Stack, Transport};
+#[cfg(not(wasm_browser))]
+use switchboard_transport::{WebRtcDirect, WebSocket};
 
 use crate::behaviour::Behaviour;
 use crate::config::Limits;
@@ -130,8 +130,8 @@ impl Builder {
     }
 
     #[cfg(not(wasm_browser))]
-    /// Takes identity, listen addresses, discovery, filters, limits and the websocket
-    /// certificate and trust from a repo.
+    /// Takes identity, listen addresses, discovery, filters, limits, the websocket
+    /// certificate and trust, and the WebRTC-direct certificate from a repo.
     pub fn with_repo(self, repo: &Repo) -> Result<Self, BuildError> {
         let config = repo.config();
         let mut websocket = WebSocket::new()
@@ -149,7 +149,10 @@ impl Builder {
             .with_policy(config.filters.clone())
             .with_limits(config.limits.clone())
             .with_blockstore(repo.blockstore()?)
-            .with_transport(Arc::new(websocket)))
+            .with_transport(Arc::new(websocket))
+            .with_transport(Arc::new(
+                WebRtcDirect::new().with_certificate(repo.webrtc_certificate()?),
+            )))
     }
 
     /// Checks the settings against each other, builds the swarm, starts every listener and

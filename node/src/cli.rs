@@ -194,7 +194,11 @@ pub(crate) fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // webrtc-rs warns about every ICE check before a pair forms and every packet
+                // after a connection closes: routine, not the operator's concern.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,webrtc_ice=error,webrtc_sctp=error")
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -91,6 +91,7 @@ impl Default for Addresses {
                 addr("/ip4/0.0.0.0/udp/4001/quic-v1"),
                 addr("/ip4/0.0.0.0/tcp/4002/ws"),
                 addr("/ip4/0.0.0.0/tcp/4003/wss"),
+                addr("/ip4/0.0.0.0/udp/4004/webrtc-direct"),
             ],
             api: addr("/ip4/127.0.0.1/tcp/5001"),
         }
@@ -160,6 +161,7 @@ impl Config {
                         addr("/ip4/127.0.0.1/udp/0/quic-v1"),
                         addr("/ip4/127.0.0.1/tcp/0/ws"),
                         addr("/ip4/127.0.0.1/tcp/0/wss"),
+                        addr("/ip4/127.0.0.1/udp/0/webrtc-direct"),
                     ],
                     api: addr("/ip4/127.0.0.1/tcp/0"),
                 },

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use switchboard_transport::{Environment, Transport, WebSocket};
+use switchboard_transport::{Environment, Transport, WebRtcDirect, WebSocket};
 #[cfg(not(wasm_browser))]
 use switchboard_transport::{Quic, Tcp};
 
@@ -25,8 +25,8 @@ pub trait Profile: fmt::Debug {
     fn apply(&self, builder: Builder) -> Builder;
 }
 
-/// A native daemon: TCP, QUIC v1 and WebSocket (`ws`, and `wss` given a certificate), mDNS on,
-/// every address allowed, websocket dial filter `all`.
+/// A native daemon: TCP, QUIC v1, WebSocket (`ws`, and `wss` given a certificate) and
+/// WebRTC-direct, mDNS on, every address allowed, websocket dial filter `all`.
 #[cfg(not(wasm_browser))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Daemon;
@@ -47,12 +47,14 @@ impl Profile for Daemon {
                 Arc::new(Tcp::new()) as Arc<dyn Transport>,
                 Arc::new(Quic::new()),
                 Arc::new(WebSocket::new()),
+                Arc::new(WebRtcDirect::new()),
             ])
             .with_mdns(true)
     }
 }
 
-/// A node in a web page: it dials (a page cannot listen) over WebSocket, with the dial filter
+/// A node in a web page: it dials (a page cannot listen) over WebRTC-direct and WebSocket, the
+/// latter with the dial filter
 /// of a browser js-libp2p node ([`Filter::dns_wss`](switchboard_transport::Filter::dns_wss):
 /// secure websockets to DNS names, so no insecure `ws` and no private IP addresses); mDNS off;
 /// blocks in memory. `with_transport(Arc::new(WebSocket::new().with_filter(Filter::all())))`
@@ -73,7 +75,10 @@ impl Profile for Browser {
 
     fn apply(&self, builder: Builder) -> Builder {
         builder
-            .with_transports([Arc::new(WebSocket::new()) as Arc<dyn Transport>])
+            .with_transports([
+                Arc::new(WebSocket::new()) as Arc<dyn Transport>,
+                Arc::new(WebRtcDirect::new()),
+            ])
             .with_mdns(false)
     }
 }

@@ -10,7 +10,9 @@ use libp2p::identity::Keypair;
 use std::sync::{Arc, OnceLock};
 
 use switchboard_exchange::{Blockstore, FlatBlockstore, RedbBlockstore};
-use switchboard_transport::{Certificate, CertificateError};
+use switchboard_transport::{
+    Certificate, CertificateError, WebRtcCertificate, WebRtcCertificateError,
+};
 
 use crate::config::{Config, InitProfile};
 
@@ -18,6 +20,8 @@ const IDENTITY: &str = "identity.key";
 const CONFIG: &str = "config.toml";
 const LOCK: &str = "repo.lock";
 const API: &str = "api";
+/// The WebRTC-direct certificate and key, in the directory of the `/wss` ones.
+const WEBRTC_CERTIFICATE: &str = "tls/webrtc.pem";
 const BLOCKS: &str = "blocks";
 /// The blockstore of repos made before the flat store; still opened when it is there.
 const LEGACY_BLOCKS: &str = "blocks.redb";
@@ -74,6 +78,15 @@ pub enum RepoError {
         /// The cause.
         #[source]
         source: CertificateError,
+    },
+    /// The WebRTC-direct certificate could not be read or generated.
+    #[error("WebRTC certificate {path}")]
+    WebRtcCertificate {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: WebRtcCertificateError,
     },
     /// A file operation failed.
     #[error("{path}: {source}")]
@@ -141,6 +154,7 @@ impl Repo {
             _lock: lock,
         };
         repo.certificate()?;
+        repo.webrtc_certificate()?;
         Ok(repo)
     }
 
@@ -246,6 +260,29 @@ impl Repo {
             return Ok(cert);
         }
         Certificate::from_pem_files(&cert_path, &key_path).map_err(wrap)
+    }
+
+    /// The WebRTC-direct listener's certificate (`tls/webrtc.pem`, key included, mode 0600),
+    /// generated when missing. Its hash is in the daemon's `/webrtc-direct/certhash/…`
+    /// addresses, so keeping it keeps those addresses valid across restarts.
+    pub fn webrtc_certificate(&self) -> Result<WebRtcCertificate, RepoError> {
+        let path = self.path.join(WEBRTC_CERTIFICATE);
+        let wrap = |source| RepoError::WebRtcCertificate {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => WebRtcCertificate::from_pem(&pem).map_err(wrap),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let certificate = WebRtcCertificate::generate().map_err(wrap)?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io(dir))?;
+                }
+                write_atomic(&path, certificate.to_pem().as_bytes(), 0o600)?;
+                Ok(certificate)
+            }
+            Err(e) => Err(io(&path)(e)),
+        }
     }
 
     /// The PEM text of every certificate `[websocket] trust` lists.
@@ -511,6 +548,26 @@ mod tests {
                 .discovery
                 .mdns
         );
+    }
+
+    #[test]
+    fn webrtc_certificate_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::init(dir.path(), InitProfile::Test).expect("init");
+        let first = repo.webrtc_certificate().expect("cert");
+        drop(repo);
+        let repo = Repo::open(dir.path()).expect("open");
+        assert_eq!(repo.webrtc_certificate().expect("cert"), first);
+        let mode = std::fs::metadata(dir.path().join(WEBRTC_CERTIFICATE))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(WEBRTC_CERTIFICATE), "not pem").expect("write");
+        assert!(matches!(
+            repo.webrtc_certificate(),
+            Err(RepoError::WebRtcCertificate { .. })
+        ));
     }
 
     #[test]

@@ -28,6 +28,8 @@ use crate::{BuildError, DialError, Node};
 
 /// How long listeners get to report an address at start-up.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for connections to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Commands queued from handles before senders wait.
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers.
@@ -164,6 +166,7 @@ impl Runner {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => {
+                        self.close_connections().await;
                         drop(self.swarm);
                         let _ = reply.send(());
                         return;
@@ -178,6 +181,24 @@ impl Runner {
                         let _ = dial.reply.send(Err(DialError::Timeout { addr: dial.addr, after }));
                     }
                 }
+            }
+        }
+    }
+
+    /// Closes every connection and waits (briefly) until they are closed, so peers learn of it
+    /// now rather than by timeout: a dropped WebRTC connection, unlike a TCP one, tells the
+    /// other side nothing, which would keep a dead connection there for its streams to use.
+    async fn close_connections(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let deadline = rt::Instant::now() + SHUTDOWN_GRACE;
+        while self.swarm.connected_peers().next().is_some() {
+            let left = deadline.saturating_duration_since(rt::Instant::now());
+            match rt::timeout(left, self.swarm.select_next_some()).await {
+                Ok(event) => self.handle_event(event),
+                Err(rt::Elapsed) => return,
             }
         }
     }

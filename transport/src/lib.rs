@@ -39,6 +39,7 @@ mod stack;
 #[cfg(not(wasm_browser))]
 mod tcp;
 mod upgrade;
+mod webrtc_direct;
 mod websocket;
 
 use std::fmt;
@@ -59,6 +60,9 @@ pub use stack::{Stack, dialer};
 pub use switchboard_filters::Filter;
 #[cfg(not(wasm_browser))]
 pub use tcp::Tcp;
+pub use webrtc_direct::WebRtcDirect;
+#[cfg(not(wasm_browser))]
+pub use webrtc_direct::{WebRtcCertificate, WebRtcCertificateError};
 #[cfg(not(wasm_browser))]
 pub use websocket::Certificate;
 pub use websocket::WebSocket;
@@ -88,7 +92,8 @@ pub trait Transport: fmt::Debug + Send + Sync + 'static {
 }
 
 /// The short name of the transport an address is for, as the matrix and the demo print it:
-/// `tcp`, `quic-v1`, `ws`, `wss` (also `/tls/ws`), `memory`; `None` for any other shape.
+/// `tcp`, `quic-v1`, `ws`, `wss` (also `/tls/ws`), `webrtc-direct`, `memory`; `None` for any
+/// other shape.
 pub fn label(addr: &Multiaddr) -> Option<&'static str> {
     match protocols(addr).as_slice() {
         [host, Protocol::Tcp(_)] if is_dial_host(host) => Some("tcp"),
@@ -103,6 +108,11 @@ pub fn label(addr: &Multiaddr) -> Option<&'static str> {
             Protocol::Sni(_),
             Protocol::Ws(_),
         ] if is_dial_host(host) => Some("wss"),
+        [host, Protocol::Udp(_), Protocol::WebRTCDirect, rest @ ..]
+            if is_ip(host) && rest.iter().all(|p| matches!(p, Protocol::Certhash(_))) =>
+        {
+            Some("webrtc-direct")
+        }
         [Protocol::Memory(_)] => Some("memory"),
         _ => None,
     }

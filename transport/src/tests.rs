@@ -130,6 +130,20 @@ fn dialer_reports_the_filter_that_refused() {
     );
 }
 
+/// A WebRTC-direct listener's address as libp2p-webrtc reports it.
+const CERTHASHED: &str =
+    "/ip4/127.0.0.1/udp/1/webrtc-direct/certhash/uEiDikp5KVUgkLta1EjUN-IKbHk-dUBg8VzKgf5nXxLK46w";
+
+#[test]
+fn webrtc_direct_listens_without_and_dials_with_a_certhash() {
+    let webrtc = crate::WebRtcDirect::new();
+    assert!(webrtc.can_listen(&ma("/ip4/127.0.0.1/udp/0/webrtc-direct")));
+    assert!(!webrtc.can_listen(&ma("/ip4/127.0.0.1/udp/0/quic-v1")));
+    assert_eq!(webrtc.can_dial(&ma(CERTHASHED)), Ok(()));
+    let bare = ma("/ip4/127.0.0.1/udp/1/webrtc-direct");
+    assert_eq!(webrtc.can_dial(&bare), Err(Unsupported::Address(bare)));
+}
+
 #[test]
 fn labels_name_the_transport() {
     for (addr, label) in [
@@ -139,7 +153,9 @@ fn labels_name_the_transport() {
         ("/ip4/127.0.0.1/tcp/1/tls/ws", Some("wss")),
         ("/ip4/127.0.0.1/tcp/1/wss", Some("wss")),
         ("/memory/3", Some("memory")),
-        ("/ip4/127.0.0.1/udp/1/webrtc-direct", None),
+        ("/ip4/127.0.0.1/udp/1/webrtc-direct", Some("webrtc-direct")),
+        (CERTHASHED, Some("webrtc-direct")),
+        ("/ip4/127.0.0.1/udp/1/quic-v1/webtransport", None),
     ] {
         assert_eq!(
             crate::label(&ma(&addr.replace("/p2p/X", PEER))),

@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use crate::netns::Namespace;
 use crate::{cargo, exec};
 
 /// System tools the tests need: (command, Debian package).
@@ -35,8 +36,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
     step("demo page (switchboard-js in headless Chromium)", || {
         crate::demo_page::run(&crate::demo_page::Args::check())
     })?;
-    step("demo", || {
-        exec(Command::new(crate::switchboard()?).arg("demo"))
+    // Steps whose nodes may speak WebRTC or mDNS run in a network namespace of their own.
+    step("demo (in a network namespace)", || {
+        let ns = Namespace::create("demo")?;
+        exec(ns.command(crate::switchboard()?).arg("demo"))
     })?;
     step("example direct_dial", || {
         exec(cargo().args([
@@ -53,12 +56,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         "example discover_localhost (in a network namespace)",
         discover_in_namespace,
     )?;
-    step("matrix", || {
-        let json = crate::target_dir().join("matrix.json");
-        let args = crate::matrix::Args::everything(json);
-        let rows = crate::matrix::run(&args)?;
-        anyhow::ensure!(rows.iter().all(|r| r.ok), "matrix rows failed");
-        Ok(())
+    step("matrix (in a network namespace)", || {
+        let ns = Namespace::create("matrix")?;
+        exec(
+            ns.command(std::env::current_exe()?)
+                .arg("matrix")
+                .arg("--json")
+                .arg(crate::target_dir().join("matrix.json")),
+        )
     })?;
     println!("\nxtask ci: every step passed");
     Ok(())
@@ -115,26 +120,8 @@ fn discover_in_namespace() -> anyhow::Result<()> {
         "discover_localhost",
     ]))?;
     let example = crate::target_dir().join("debug/examples/discover_localhost");
-    let ns = format!("sbex{}", std::process::id() % 100_000);
-    let ip = |args: &[&str]| exec(Command::new("ip").args(args));
-    let result = (|| {
-        ip(&["netns", "add", &ns])?;
-        ip(&[
-            "-n", &ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
-        ])?;
-        ip(&["-n", &ns, "addr", "add", "198.18.7.1/24", "dev", "lan0"])?;
-        for link in ["lan0", "lan1", "lo"] {
-            ip(&["-n", &ns, "link", "set", link, "up"])?;
-        }
-        ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "lan0"])?;
-        exec(
-            Command::new("ip")
-                .args(["netns", "exec", &ns])
-                .arg(&example),
-        )
-    })();
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    result
+    let ns = Namespace::create("ex")?;
+    exec(&mut ns.command(example))
 }
 
 /// Installs the JavaScript peers the interop tests run (Helia, on a Node 22 from npm) from

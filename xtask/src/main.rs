@@ -17,6 +17,7 @@ mod ci;
 mod daemon;
 mod demo_page;
 mod matrix;
+mod netns;
 mod proto;
 mod webdriver;
 
@@ -57,7 +58,11 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::Browser => browser::run(),
         Task::DemoPage(args) => demo_page::run(&args),
-        Task::Matrix(args) => matrix::run(&args).map(drop),
+        Task::Matrix(args) => matrix::run(&args).and_then(|rows| {
+            let failed = rows.iter().filter(|r| !r.ok).count();
+            anyhow::ensure!(failed == 0, "{failed} matrix row(s) failed");
+            Ok(())
+        }),
         Task::Proto => proto::run(),
         Task::Bench(args) => bench::run(&args),
     };

@@ -25,15 +25,6 @@ pub(crate) struct Args {
     json: Option<PathBuf>,
 }
 
-impl Args {
-    pub(crate) fn everything(json: PathBuf) -> Self {
-        Self {
-            only: None,
-            json: Some(json),
-        }
-    }
-}
-
 /// A transport a row connects over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
@@ -41,14 +32,16 @@ enum Transport {
     Quic,
     Ws,
     Wss,
+    WebRtcDirect,
 }
 
 impl Transport {
-    const ALL: [Transport; 4] = [
+    const ALL: [Transport; 5] = [
         Transport::Tcp,
         Transport::Quic,
         Transport::Ws,
         Transport::Wss,
+        Transport::WebRtcDirect,
     ];
 
     fn name(self) -> &'static str {
@@ -57,6 +50,7 @@ impl Transport {
             Transport::Quic => "quic-v1",
             Transport::Ws => "ws",
             Transport::Wss => "wss",
+            Transport::WebRtcDirect => "webrtc-direct",
         }
     }
 
@@ -67,6 +61,7 @@ impl Transport {
             Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
             Transport::Ws => "/ip4/127.0.0.1/tcp/0/ws",
             Transport::Wss => "/ip4/127.0.0.1/tcp/0/wss",
+            Transport::WebRtcDirect => "/ip4/127.0.0.1/udp/0/webrtc-direct",
         }
     }
 }
@@ -100,6 +95,9 @@ impl Peer {
     fn can_dial(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
+            // WebRTC-direct from Chromium to libp2p-webrtc's listener does not connect yet:
+            // the listener's ICE stays in "checking" after the browser's first STUN request
+            // (both on loopback and on a namespace's veth address). Rows come with the fix.
             Peer::Browser => matches!(transport, Transport::Ws | Transport::Wss),
         }
     }
@@ -254,12 +252,12 @@ fn run_row(
         Peer::SwitchboardDaemon => {
             // The dialer trusts the listener's self-signed certificate, as an operator would.
             let trust = [listening.repo.join("tls/cert.pem")];
-            let dialing = Daemon::start(
-                bin,
-                &tmp.path().join("dialer"),
-                &["/ip4/127.0.0.1/tcp/0"],
-                &trust,
-            )?;
+            // libp2p-webrtc dials from its listening socket, so a WebRTC dialer listens too.
+            let listen: &[&str] = match transport {
+                Transport::WebRtcDirect => &["/ip4/127.0.0.1/tcp/0", transport.listen_addr()],
+                _ => &["/ip4/127.0.0.1/tcp/0"],
+            };
+            let dialing = Daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;
             dialing.connect(&target)
         }
         Peer::Browser => {

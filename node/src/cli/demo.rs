@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use switchboard_node::{Event, InitProfile, Node, Repo, profile};
 
 /// The transports the demo walks through, named as the matrix names them.
-const TRANSPORTS: [&str; 4] = ["tcp", "quic-v1", "ws", "wss"];
+const TRANSPORTS: [&str; 5] = ["tcp", "quic-v1", "ws", "wss", "webrtc-direct"];
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
@@ -56,10 +56,12 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             .with_p2p(a.peer_id())
             .expect("a listen address has no /p2p");
         // A fresh B per transport, so each row is a new connection over that transport.
-        let b = Node::builder(profile::Daemon)
-            .with_repo(&repo_b)?
-            .build()
-            .await?;
+        // libp2p-webrtc dials from its listening socket, so B listens for that row.
+        let mut b = Node::builder(profile::Daemon).with_repo(&repo_b)?;
+        if transport == "webrtc-direct" {
+            b = b.with_listen_addr("/ip4/127.0.0.1/udp/0/webrtc-direct".parse()?);
+        }
+        let b = b.build().await?;
         let t = Instant::now();
         let result = b.connect(addr.clone()).await;
         let connect = t.elapsed();

@@ -93,7 +93,11 @@ fn bad_dials_fail_with_one_clear_line() {
     // A transport the daemon profile does not have.
     let err = run_err(
         &repo_b,
-        &["swarm", "connect", "/ip4/127.0.0.1/udp/1/webrtc-direct"],
+        &[
+            "swarm",
+            "connect",
+            "/ip4/127.0.0.1/udp/1/quic-v1/webtransport",
+        ],
     );
     assert!(err.contains("no transport dials"), "{err}");
     drop(b);
@@ -159,7 +163,11 @@ fn repo_errors_are_one_line() {
     // A listen address no transport of the daemon profile can take.
     let err = run_err(
         &other,
-        &["daemon", "--listen", "/ip4/127.0.0.1/udp/0/webrtc-direct"],
+        &[
+            "daemon",
+            "--listen",
+            "/ip4/127.0.0.1/udp/0/quic-v1/webtransport",
+        ],
     );
     assert!(
         err.contains("no transport of the daemon profile listens on"),

@@ -6,6 +6,8 @@ mod cli;
 mod helia;
 mod helia_peer;
 mod hostile;
+mod lan;
 mod mdns;
 mod nodes;
 mod support;
+mod webrtc;

@@ -384,7 +384,7 @@ async fn perf_moves_the_bytes_it_was_asked_for() {
 
 #[tokio::test]
 async fn build_errors_are_typed() {
-    let err = daemon(&["/ip4/127.0.0.1/udp/0/webrtc-direct"])
+    let err = daemon(&["/ip4/127.0.0.1/udp/0/quic-v1/webtransport"])
         .build()
         .await
         .unwrap_err();

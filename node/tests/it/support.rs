@@ -161,8 +161,8 @@ pub(crate) struct Daemon {
 impl Daemon {
     /// Starts a daemon on `repo` (with `prefix` before the binary, e.g. `ip netns exec ns`)
     /// and waits for "Daemon is ready".
-    pub(crate) fn start_with(prefix: &[&str], repo: &Path, args: &[&str]) -> Self {
-        let prefix: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+    pub(crate) fn start_with(prefix: &[String], repo: &Path, args: &[&str]) -> Self {
+        let prefix = prefix.to_vec();
         let mut child = command(&prefix)
             .arg("--repo")
             .arg(repo)

@@ -1,0 +1,120 @@
+//! WebRTC-direct for native processes: libp2p-webrtc on webrtc-rs (tokio).
+
+use std::fmt;
+
+use libp2p::Multiaddr;
+use libp2p::Transport as _;
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p_webrtc::tokio::Certificate;
+
+use super::{check_dial, is_listen_addr};
+use crate::{Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported};
+
+/// The DTLS certificate a WebRTC-direct listener presents; its hash is part of the listen
+/// address (`/certhash/…`), so a daemon keeps it (in its repo) for dialers' addresses to stay
+/// valid across restarts.
+#[derive(Clone, PartialEq)]
+pub struct WebRtcCertificate(Certificate);
+
+impl fmt::Debug for WebRtcCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WebRtcCertificate")
+            .field(&self.0.fingerprint())
+            .finish()
+    }
+}
+
+/// Why a WebRTC certificate could not be made or read.
+#[derive(Debug, thiserror::Error)]
+#[error("WebRTC certificate: {0}")]
+pub struct WebRtcCertificateError(String);
+
+impl WebRtcCertificate {
+    /// A new self-signed certificate.
+    pub fn generate() -> Result<Self, WebRtcCertificateError> {
+        Certificate::generate(&mut rand::rng())
+            .map(Self)
+            .map_err(|e| WebRtcCertificateError(e.to_string()))
+    }
+
+    /// Reads a certificate and its key from the PEM text [`WebRtcCertificate::to_pem`] wrote.
+    pub fn from_pem(pem: &str) -> Result<Self, WebRtcCertificateError> {
+        Certificate::from_pem(pem)
+            .map(Self)
+            .map_err(|e| WebRtcCertificateError(e.to_string()))
+    }
+
+    /// The certificate and its private key as PEM text (keep it private).
+    pub fn to_pem(&self) -> String {
+        self.0.serialize_pem()
+    }
+}
+
+/// WebRTC-direct, native: listens on `/ip…/udp/<port>/webrtc-direct` (the address it reports
+/// carries `/certhash/…`) and dials such addresses. libp2p-webrtc dials from its listening
+/// socket, so a native node dials WebRTC-direct only while it also listens on it (the dial
+/// fails with "no active listeners" otherwise); natives normally prefer QUIC anyway.
+#[derive(Debug, Clone, Default)]
+pub struct WebRtcDirect {
+    certificate: Option<WebRtcCertificate>,
+}
+
+impl WebRtcDirect {
+    /// A WebRTC-direct transport. Default: a certificate generated when the transport is built
+    /// (so the certhash changes with every start; a daemon gives it its repo's).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the listener's certificate.
+    pub fn with_certificate(mut self, certificate: WebRtcCertificate) -> Self {
+        self.certificate = Some(certificate);
+        self
+    }
+}
+
+impl Transport for WebRtcDirect {
+    fn kind(&self) -> Kind {
+        Kind::WebRtcDirect
+    }
+
+    fn environments(&self) -> &'static [Environment] {
+        &[Environment::Native]
+    }
+
+    fn can_listen(&self, addr: &Multiaddr) -> bool {
+        is_listen_addr(addr)
+    }
+
+    fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported> {
+        check_dial(addr)
+    }
+
+    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+        match ctx.runtime() {
+            Runtime::Tokio => {
+                // webrtc-rs' DTLS asks rustls for the process-wide crypto provider, and with
+                // both ring (libp2p-tls) and aws-lc-rs (quinn) linked there is none by
+                // default: it would panic on the first handshake. Choose ring unless the
+                // application chose already.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let certificate = match &self.certificate {
+                    Some(certificate) => certificate.clone(),
+                    None => WebRtcCertificate::generate().map_err(|e| BuildError::Other {
+                        kind: Kind::WebRtcDirect,
+                        source: e.into(),
+                    })?,
+                };
+                Ok(
+                    libp2p_webrtc::tokio::Transport::new(ctx.keypair().clone(), certificate.0)
+                        .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+                        .boxed(),
+                )
+            }
+            runtime => Err(BuildError::UnsupportedRuntime {
+                kind: Kind::WebRtcDirect,
+                runtime,
+            }),
+        }
+    }
+}
