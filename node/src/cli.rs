@@ -197,7 +197,9 @@ pub(crate) fn main() -> ExitCode {
                 // webrtc-rs warns about every ICE check before a pair forms and every packet
                 // after a connection closes: routine, not the operator's concern.
                 .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,webrtc=error,webrtc_ice=error,webrtc_sctp=error")
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,webrtc=error,webrtc_ice=error,webrtc_sctp=error",
+                    )
                 }),
         )
         .with_writer(std::io::stderr)
