@@ -198,7 +198,7 @@ pub(crate) fn main() -> ExitCode {
                 // after a connection closes: routine, not the operator's concern.
                 .unwrap_or_else(|_| {
                     tracing_subscriber::EnvFilter::new(
-                        "warn,webrtc=error,webrtc_ice=error,webrtc_sctp=error",
+                        "warn,webrtc=error,webrtc_ice=error,webrtc_sctp=error,dtls=error",
                     )
                 }),
         )

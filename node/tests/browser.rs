@@ -1,7 +1,8 @@
 //! The node in a web page, in headless Chromium: `cargo xtask browser` starts a daemon, puts
 //! [`DAEMON_BLOCK`] on it, has it wait in the background for the blocks [`browser_block`]
-//! makes, then runs these tests with the daemon's addresses in `SWITCHBOARD_BROWSER_WS` and
-//! `SWITCHBOARD_BROWSER_WSS`.
+//! makes, then runs these tests with the daemon's addresses in `SWITCHBOARD_BROWSER_WS`,
+//! `SWITCHBOARD_BROWSER_WSS` and `SWITCHBOARD_BROWSER_WEBRTC_DIRECT` (all inside a network
+//! namespace, where Chromium has the default route it needs to gather ICE candidates).
 #![cfg(wasm_browser)]
 
 use std::sync::Arc;
@@ -44,6 +45,13 @@ fn wss() -> Multiaddr {
 /// What the page puts over `transport`, and the daemon fetches (the xtask knows the text too).
 fn browser_block(transport: &str) -> Block {
     raw(format!("put by the switchboard browser node over {transport}").as_bytes())
+}
+
+fn webrtc_direct() -> Multiaddr {
+    daemon_addr(
+        "SWITCHBOARD_BROWSER_WEBRTC_DIRECT",
+        option_env!("SWITCHBOARD_BROWSER_WEBRTC_DIRECT"),
+    )
 }
 
 fn raw(data: &[u8]) -> Block {
@@ -111,6 +119,12 @@ async fn ws_is_refused_by_the_default_browser_filter() {
 async fn blocks_go_both_ways_over_ws_with_the_all_filter() {
     let node = browser_node(Some(Filter::all())).await;
     exchange_blocks_with(&node, ws(), "ws").await;
+}
+
+#[wasm_bindgen_test]
+async fn blocks_go_both_ways_over_webrtc_direct() {
+    let node = browser_node(None).await;
+    exchange_blocks_with(&node, webrtc_direct(), "webrtc-direct").await;
 }
 
 #[wasm_bindgen_test]

@@ -70,10 +70,10 @@ impl Daemon {
         {
             let tx = tx.clone();
             std::thread::spawn(move || {
+                // Read to the end even once nobody listens: a daemon writing to a closed
+                // pipe gets EPIPE on its log lines.
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
+                    let _ = tx.send(line);
                 }
             });
         }
@@ -120,11 +120,15 @@ impl Daemon {
         })
     }
 
-    /// The first listen address whose last protocol is `last` (`ws`, `wss`, …), with `/p2p`.
+    /// The first listen address whose last protocol is `last` (`ws`, `wss`, `webrtc-direct`
+    /// before its `/certhash/…`), with `/p2p`.
     pub(crate) fn addr(&self, last: &str) -> anyhow::Result<String> {
         self.listen_addrs
             .iter()
-            .find(|a| a.rsplit('/').next() == Some(last))
+            .find(|a| {
+                let before_certhash = a.split("/certhash/").next().unwrap_or(a);
+                before_certhash.rsplit('/').next() == Some(last)
+            })
             .map(|a| format!("{a}/p2p/{}", self.peer_id))
             .with_context(|| format!("the daemon listens on no /{last} address"))
     }

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::daemon::{DEADLINE, Daemon};
 use crate::demo_page::Server;
+use crate::exec;
+use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
 
 #[derive(Debug, clap::Args)]
@@ -54,14 +56,16 @@ impl Transport {
         }
     }
 
-    /// A loopback listen address on a free port.
-    fn listen_addr(self) -> &'static str {
+    /// A listen address on a free port: loopback, but for WebRTC-direct the namespace's
+    /// veth address (Chromium's ICE checks come from its host candidate, which loopback
+    /// is not).
+    fn listen_addr(self) -> String {
         match self {
-            Transport::Tcp => "/ip4/127.0.0.1/tcp/0",
-            Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
-            Transport::Ws => "/ip4/127.0.0.1/tcp/0/ws",
-            Transport::Wss => "/ip4/127.0.0.1/tcp/0/wss",
-            Transport::WebRtcDirect => "/ip4/127.0.0.1/udp/0/webrtc-direct",
+            Transport::Tcp => "/ip4/127.0.0.1/tcp/0".into(),
+            Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1".into(),
+            Transport::Ws => "/ip4/127.0.0.1/tcp/0/ws".into(),
+            Transport::Wss => "/ip4/127.0.0.1/tcp/0/wss".into(),
+            Transport::WebRtcDirect => format!("/ip4/{}/udp/0/webrtc-direct", netns::HOST),
         }
     }
 }
@@ -95,10 +99,10 @@ impl Peer {
     fn can_dial(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
-            // WebRTC-direct from Chromium to libp2p-webrtc's listener does not connect yet:
-            // the listener's ICE stays in "checking" after the browser's first STUN request
-            // (both on loopback and on a namespace's veth address). Rows come with the fix.
-            Peer::Browser => matches!(transport, Transport::Ws | Transport::Wss),
+            Peer::Browser => matches!(
+                transport,
+                Transport::Ws | Transport::Wss | Transport::WebRtcDirect
+            ),
         }
     }
 }
@@ -170,7 +174,23 @@ fn matches(pattern: &str, name: &str) -> bool {
     true
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
+/// `cargo xtask matrix`: the rows, run in a network namespace of their own (WebRTC joins
+/// multicast groups, and Chromium needs a default route for ICE); fails if any row fails.
+pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
+    if !Namespace::inside() {
+        let ns = Namespace::create("mx")?;
+        return exec(
+            ns.command(std::env::current_exe()?)
+                .args(std::env::args_os().skip(1)),
+        );
+    }
+    let rows = run(args)?;
+    let failed = rows.iter().filter(|r| !r.ok).count();
+    anyhow::ensure!(failed == 0, "{failed} matrix row(s) failed");
+    Ok(())
+}
+
+fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
     let bin = crate::switchboard()?;
     let mut rows = Vec::new();
     for dialer in Peer::ALL {
@@ -238,7 +258,7 @@ fn run_row(
         Peer::SwitchboardDaemon => Daemon::start(
             bin,
             &tmp.path().join("listener"),
-            &[transport.listen_addr()],
+            &[&transport.listen_addr()],
             &[],
         )?,
         Peer::Browser => bail!("a browser page cannot listen"),
@@ -253,8 +273,9 @@ fn run_row(
             // The dialer trusts the listener's self-signed certificate, as an operator would.
             let trust = [listening.repo.join("tls/cert.pem")];
             // libp2p-webrtc dials from its listening socket, so a WebRTC dialer listens too.
+            let webrtc = transport.listen_addr();
             let listen: &[&str] = match transport {
-                Transport::WebRtcDirect => &["/ip4/127.0.0.1/tcp/0", transport.listen_addr()],
+                Transport::WebRtcDirect => &["/ip4/127.0.0.1/tcp/0", &webrtc],
                 _ => &["/ip4/127.0.0.1/tcp/0"],
             };
             let dialing = Daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;

@@ -8,7 +8,9 @@ use std::process::Command;
 use crate::exec;
 
 /// The namespace's address, on its veth interface.
-const HOST: &str = "198.18.7.1";
+pub(crate) const HOST: &str = "198.18.7.1";
+/// Set (to the namespace's name) for programs run in a [`Namespace`].
+pub(crate) const INSIDE: &str = "SWITCHBOARD_NETNS";
 
 pub(crate) struct Namespace {
     name: String,
@@ -46,8 +48,16 @@ impl Namespace {
     /// `program` run inside the namespace.
     pub(crate) fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name]).arg(program);
         command
+            .args(["netns", "exec", &self.name])
+            .arg(program)
+            .env(INSIDE, &self.name);
+        command
+    }
+
+    /// Whether this process runs in a [`Namespace`].
+    pub(crate) fn inside() -> bool {
+        std::env::var_os(INSIDE).is_some()
     }
 }
 
