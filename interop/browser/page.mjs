@@ -1,0 +1,65 @@
+// Helia in a web page, as a third-party browser client of a Switchboard daemon.
+//
+// Bundled by esbuild (`cargo xtask browser` does it) into bundle.js, which index.html loads.
+// Query parameters: addr=<daemon multiaddr>, cid=<block to fetch>. The page dials the daemon
+// over whatever the address says (ws, or webrtc-direct with its certhash), fetches the block
+// with Bitswap, and reports {ok, connectMs, fetchMs, data | error} in document.body.dataset.result.
+// No bootstrap, routers, gateways or discovery: it talks to the one daemon it is given.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { identify } from '@libp2p/identify'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import { CID } from 'multiformats/cid'
+
+const params = new URLSearchParams(location.search)
+const report = (result) => {
+  document.getElementById('result').textContent = JSON.stringify(result, null, 2)
+  document.body.dataset.result = JSON.stringify(result)
+}
+
+try {
+  const helia = createHeliaLight({
+    blockstore: new MemoryBlockstore(),
+    datastore: new MemoryDatastore(),
+    routers: [],
+    blockBrokers: []
+  })
+  withLibp2pLight(helia, {
+    addresses: { listen: [] },
+    transports: [webSockets(), webRTCDirect()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [],
+    // A browser's default gater denies insecure ws and private addresses; this client is
+    // pointed at a daemon on purpose (the js-libp2p 3 equivalent of the old `all` filter).
+    connectionGater: { denyDialMultiaddr: async () => false },
+    services: { identify: identify() }
+  })
+  withBitswap(helia)
+  await helia.start()
+
+  let started = performance.now()
+  await helia.libp2p.dial(multiaddr(params.get('addr')))
+  const connectMs = performance.now() - started
+
+  started = performance.now()
+  const chunks = []
+  for await (const chunk of helia.blockstore.get(CID.parse(params.get('cid')), { signal: AbortSignal.timeout(20000) })) {
+    chunks.push(chunk.subarray ? chunk.subarray() : chunk)
+  }
+  const fetchMs = performance.now() - started
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let at = 0
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length }
+  report({ ok: true, connectMs, fetchMs, data: new TextDecoder().decode(bytes) })
+  await helia.stop()
+} catch (e) {
+  report({ ok: false, error: `${e.name}: ${e.message}` })
+}
