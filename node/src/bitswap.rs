@@ -102,7 +102,8 @@ enum Input {
     /// A message from a peer, read from a stream speaking this version.
     Inbound(PeerId, Version, Result<Message, ReadError>),
     Sent(Sent),
-    /// A batch of fetched blocks is stored (or the store failed, which was logged).
+    /// A batch of fetched blocks is stored (or the store failed or panicked, which was
+    /// logged).
     Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
@@ -426,20 +427,18 @@ impl Driver {
             let store = self.store.clone();
             let done = self.sent_tx.clone();
             rt::spawn(async move {
+                // The blocks are handed out whatever became of the write (a failed or
+                // panicking store is logged); cloning them copies no data.
+                let batch = blocks.clone();
                 let count = blocks.len();
-                let stored = rt::blocking(move || {
-                    if let Err(e) = store.put_many(&blocks) {
-                        tracing::warn!(error = %e, blocks = blocks.len(), "cannot store fetched blocks");
+                match rt::blocking(move || store.put_many(&batch)).await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, blocks = count, "cannot store fetched blocks")
                     }
-                    blocks
-                })
-                .await;
-                // A panicking store loses the batch; its write slot is still given back.
-                let stored = stored.unwrap_or_else(|| {
-                    tracing::warn!(blocks = count, "storing fetched blocks panicked");
-                    Vec::new()
-                });
-                let _ = done.send(Input::Stored(stored)).await;
+                    None => tracing::warn!(blocks = count, "storing fetched blocks panicked"),
+                }
+                let _ = done.send(Input::Stored(blocks)).await;
             });
         }
     }
