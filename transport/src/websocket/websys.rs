@@ -1,6 +1,12 @@
 //! WebSocket through the browser's `WebSocket` API, for nodes in a web page.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::{AsyncRead, AsyncWrite};
 use libp2p::Multiaddr;
+use libp2p::Transport as _;
 use switchboard_filters::Filter;
 
 use super::check_dial;
@@ -64,7 +70,7 @@ impl Transport for WebSocket {
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
         match ctx.runtime() {
             Runtime::Browser => crate::upgrade::stream_transport(
-                libp2p::websocket_websys::Transport::default(),
+                libp2p::websocket_websys::Transport::default().map(|conn, _| EagerFlush(conn)),
                 ctx,
                 Kind::WebSocket,
             ),
@@ -73,5 +79,40 @@ impl Transport for WebSocket {
                 runtime,
             }),
         }
+    }
+}
+
+/// A browser WebSocket whose flush returns once the data is handed to the browser, as a native
+/// socket's flush returns once the data is in the kernel. libp2p-websocket-websys 0.6 waits for
+/// the socket's `bufferedAmount` to reach 0, which it checks every 100 ms: each flush (every
+/// noise handshake message, every Bitswap message) cost up to 100 ms. Writes still wait while
+/// the browser holds 1 MiB unsent, so back-pressure is kept.
+struct EagerFlush<C>(C);
+
+impl<C: AsyncRead + Unpin> AsyncRead for EagerFlush<C> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<C: AsyncWrite + Unpin> AsyncWrite for EagerFlush<C> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
     }
 }
