@@ -21,7 +21,8 @@ function logEvent(text) {
 
 async function start(filter) {
   if (node) await node.stop();
-  node = await create({ websocketFilter: filter });
+  // Blocks stay in this page's IndexedDB across reloads.
+  node = await create({ websocketFilter: filter, persist: 'switchboard-demo' });
   $('peer-id').textContent = node.peerId;
   node.onEvent((e) => {
     if (e.type === 'connected') {

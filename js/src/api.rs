@@ -6,23 +6,31 @@ use std::time::Duration;
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use switchboard_node::exchange::Cid;
 use switchboard_node::transport::{Filter, Transport, WebSocket};
-use switchboard_node::{DEFAULT_GET_TIMEOUT, Event, Node, profile};
+use switchboard_node::{DEFAULT_GET_TIMEOUT, Event, IndexedDbBlockstore, Node, profile};
 use tokio::sync::broadcast::error::RecvError;
 use wasm_bindgen::prelude::*;
 
-/// Starts a browser node. `options` (optional): `{ websocketFilter: 'all' | 'wss' | 'dns-wss' |
-/// 'dns-ws-or-wss' }`, default `dns-wss` (secure websockets to DNS names, as a browser
-/// js-libp2p node); `all` lets `ws://127.0.0.1` through.
+/// Starts a browser node. `options` (optional):
+/// - `websocketFilter: 'all' | 'wss' | 'dns-wss' | 'dns-ws-or-wss'`, default `dns-wss` (secure
+///   websockets to DNS names, as a browser js-libp2p node); `all` lets `ws://127.0.0.1` through;
+/// - `persist: '<name>'`: keep blocks in IndexedDB database `<name>` across page loads
+///   (default: in memory only).
 #[wasm_bindgen]
 pub async fn create(options: Option<Object>) -> Result<SwitchboardNode, JsError> {
+    let option = |key: &str| -> Result<Option<String>, JsError> {
+        options
+            .as_ref()
+            .map(|o| Reflect::get(o, &key.into()))
+            .transpose()
+            .map(|v| v.and_then(|v| v.as_string()))
+            .map_err(|_| JsError::new("options is not an object"))
+    };
     let mut builder = Node::builder(profile::Browser);
-    if let Some(filter) = options
-        .as_ref()
-        .map(|o| Reflect::get(o, &"websocketFilter".into()))
-        .transpose()
-        .map_err(|_| JsError::new("options is not an object"))?
-        .and_then(|v| v.as_string())
-    {
+    if let Some(name) = option("persist")? {
+        let store = IndexedDbBlockstore::open(&name).await.map_err(js_error)?;
+        builder = builder.with_blockstore(Arc::new(store));
+    }
+    if let Some(filter) = option("websocketFilter")? {
         let filter: Filter = filter.parse().map_err(js_error)?;
         let websocket: Arc<dyn Transport> = Arc::new(WebSocket::new().with_filter(filter));
         builder = builder.with_transport(websocket);

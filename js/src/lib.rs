@@ -4,7 +4,7 @@
 //! ```js
 //! import init, { create } from './pkg/switchboard_js.js';
 //! await init();
-//! const node = await create({ websocketFilter: 'all' });   // 'dns-wss' (default), 'wss', …
+//! const node = await create({ websocketFilter: 'all', persist: 'my-app' }); // blocks in IndexedDB
 //! node.onEvent((e) => console.log(e.type, e.peer));       // connected, disconnected, identified
 //! await node.dial('/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooW…');
 //! const cid = await node.block.put(new TextEncoder().encode('here is some data'));

@@ -46,6 +46,8 @@ pub mod config;
 mod error;
 mod gate;
 mod inbound;
+#[cfg(wasm_browser)]
+mod indexeddb;
 mod node;
 mod perf;
 mod ping;
@@ -58,6 +60,8 @@ mod runner;
 pub use builder::Builder;
 pub use config::{Config, InitProfile};
 pub use error::{BuildError, DialError, PingError};
+#[cfg(wasm_browser)]
+pub use indexeddb::IndexedDbBlockstore;
 pub use node::{
     BitswapStat, BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity,
     Node, PeerInfo,

@@ -132,3 +132,38 @@ async fn blocks_go_both_ways_over_wss() {
     let node = browser_node(Some(Filter::wss())).await;
     exchange_blocks_with(&node, wss(), "wss").await;
 }
+
+/// Blocks put through an IndexedDB store are there when the store is opened again (as after a
+/// page reload), and a removal is too.
+#[wasm_bindgen_test]
+async fn indexeddb_keeps_blocks_across_opens() {
+    use switchboard_node::IndexedDbBlockstore;
+    use switchboard_node::exchange::Blockstore;
+
+    let name = format!("switchboard-test-{}", js_sys::Math::random());
+    let (kept, removed) = (raw(b"kept across opens"), raw(b"removed before reopening"));
+    {
+        let store = IndexedDbBlockstore::open(&name).await.expect("open");
+        store.put(&kept).expect("put");
+        store.put(&removed).expect("put");
+        assert!(store.remove(removed.cid()).expect("remove"));
+        store.flush().await;
+    }
+    let store = IndexedDbBlockstore::open(&name).await.expect("reopen");
+    assert_eq!(store.get(kept.cid()).expect("get"), Some(kept));
+    assert_eq!(store.get(removed.cid()).expect("get"), None);
+
+    // A node uses it like any blockstore.
+    let node = Node::builder(profile::Browser)
+        .with_blockstore(Arc::new(store))
+        .build()
+        .await
+        .expect("node");
+    assert_eq!(
+        node.block()
+            .stat(raw(b"kept across opens").cid())
+            .await
+            .expect("stat"),
+        Some(17)
+    );
+}
