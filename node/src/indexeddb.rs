@@ -72,10 +72,10 @@ impl IndexedDbBlockstore {
         let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
             let open = open.clone();
             move |_| {
-                if let Ok(db) = open.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
-                    if !db.object_store_names().contains(BLOCKS) {
-                        let _ = db.create_object_store(BLOCKS);
-                    }
+                if let Ok(db) = open.result().and_then(|r| r.dyn_into::<IdbDatabase>())
+                    && !db.object_store_names().contains(BLOCKS)
+                {
+                    let _ = db.create_object_store(BLOCKS);
                 }
             }
         });

@@ -33,6 +33,7 @@ const PACKAGES: &[&str] = &[
     "cargo-web",
     "rust-web-src",
     "lld-22",
+    "rust-web-clippy",
     "chromium",
     "chromium-driver",
 ];
@@ -55,6 +56,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         // which a web page never loads.
         crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
         crate::switchboard()?;
+        clippy()?;
         exec(tests().arg("--no-run"))?;
         let ns = Namespace::create("br")?;
         return exec(ns.command(std::env::current_exe()?).arg("browser"));
@@ -150,6 +152,32 @@ fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
         result["connectMs"].as_f64().unwrap_or_default(),
         result["fetchMs"].as_f64().unwrap_or_default()
     );
+    Ok(())
+}
+
+/// Clippy on what builds for wasm32 (the browser code is invisible to the native clippy run),
+/// with warnings as errors.
+fn clippy() -> anyhow::Result<()> {
+    for targets in [
+        &["-p", "switchboard-node", "--lib", "--test", "browser"][..],
+        &[
+            "-p",
+            "switchboard-js",
+            "-p",
+            "switchboard-transport",
+            "-p",
+            "switchboard-exchange",
+            "--lib",
+        ],
+    ] {
+        exec(
+            wasm_cargo()
+                .args(["clippy", "--locked"])
+                .args(targets)
+                .args(wasm_target_args())
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
     Ok(())
 }
 
