@@ -117,6 +117,41 @@ pub struct BlockStat {
     pub size: usize,
 }
 
+/// `POST /api/v0/bitswap/stat`, with Kubo's field names (the provide buffer and duplicate
+/// counters, which Switchboard does not have, are 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BitswapStatResponse {
+    /// Always 0: Switchboard announces no provider records.
+    pub provide_buf_len: u64,
+    /// The blocks being fetched, as `{"/": cid}` links.
+    pub wantlist: Vec<CidLink>,
+    /// Peers known to speak Bitswap.
+    pub peers: Vec<String>,
+    /// Blocks fetched from peers.
+    pub blocks_received: u64,
+    /// Bytes of those blocks.
+    pub data_received: u64,
+    /// Blocks written to peers.
+    pub blocks_sent: u64,
+    /// Bytes of those blocks.
+    pub data_sent: u64,
+    /// Always 0: duplicates are not counted.
+    pub dup_blks_received: u64,
+    /// Always 0: duplicates are not counted.
+    pub dup_data_received: u64,
+    /// Bitswap messages read from peers.
+    pub messages_received: u64,
+}
+
+/// A CID as a JSON link, `{"/": "bafy…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CidLink {
+    /// The CID.
+    #[serde(rename = "/")]
+    pub cid: String,
+}
+
 /// One line of `POST /api/v0/block/rm`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

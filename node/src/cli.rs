@@ -64,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: block::BlockCommand,
     },
+    /// Show what Bitswap has fetched and served, like Kubo's `ipfs bitswap stat`.
+    Bitswap {
+        #[command(subcommand)]
+        command: BitswapCommand,
+    },
     /// Ping a peer by multiaddr or peer id.
     Ping {
         /// A multiaddr (connected to first) or a peer id.
@@ -101,8 +106,19 @@ enum Command {
     },
     /// Stop the running daemon.
     Shutdown,
-    /// Two nodes on temporary repos connect by multiaddr over tcp, quic-v1, ws and wss.
+    /// Two nodes on temporary repos connect by multiaddr over tcp, quic-v1, ws, wss and
+    /// webrtc-direct, and move a block.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum BitswapCommand {
+    /// Counters, wantlist and partners.
+    Stat {
+        /// Print Kubo's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,6 +307,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Shutdown => Ok(Client::for_repo(&dir)?.shutdown()?),
+        Command::Bitswap {
+            command: BitswapCommand::Stat { json },
+        } => {
+            let stat = Client::for_repo(&dir)?.bitswap_stat()?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&stat)?);
+            } else {
+                // Kubo's layout.
+                outln!("bitswap status");
+                outln!("\tprovides buffer: {} / 256", stat.provide_buf_len);
+                outln!("\tblocks received: {}", stat.blocks_received);
+                outln!("\tblocks sent: {}", stat.blocks_sent);
+                outln!("\tdata received: {}", stat.data_received);
+                outln!("\tdata sent: {}", stat.data_sent);
+                outln!("\tdup blocks received: {}", stat.dup_blks_received);
+                outln!("\tdup data received: {} B", stat.dup_data_received);
+                outln!("\twantlist [{} keys]", stat.wantlist.len());
+                for link in &stat.wantlist {
+                    outln!("\t\t{}", link.cid);
+                }
+                outln!("\tpartners [{}]", stat.peers.len());
+            }
+            Ok(())
+        }
         Command::Block { command } => block::run(&dir, command),
         Command::Perf {
             target,

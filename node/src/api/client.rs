@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use switchboard_exchange::Cid;
 
 use super::{
-    BlockRmLine, BlockStat, ErrorResponse, IdResponse, PeersResponse, PingLine, StringsResponse,
+    BitswapStatResponse, BlockRmLine, BlockStat, ErrorResponse, IdResponse, PeersResponse,
+    PingLine, StringsResponse,
 };
 use crate::repo::{Repo, RepoError};
 
@@ -199,6 +200,11 @@ impl Client {
         let mut args = vec![("arg", cid.to_string())];
         args.extend(timeout.map(|t| ("timeout", t.to_owned())));
         self.post("block/get", &args, None)
+    }
+
+    /// `bitswap/stat`.
+    pub fn bitswap_stat(&self) -> Result<BitswapStatResponse, ClientError> {
+        self.call("bitswap/stat", &[])
     }
 
     /// `block/stat`.

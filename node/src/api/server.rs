@@ -17,7 +17,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::Notify;
 
 use super::{
-    ErrorResponse, IdResponse, PeerEntry, PeersResponse, PingLine, StringsResponse, VersionResponse,
+    BitswapStatResponse, CidLink, ErrorResponse, IdResponse, PeerEntry, PeersResponse, PingLine,
+    StringsResponse, VersionResponse,
 };
 use crate::{Direction, Node};
 
@@ -93,6 +94,7 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/ping", post(ping))
         .route("/api/v0/shutdown", post(shutdown_handler))
         .route("/api/v0/perf", post(perf))
+        .route("/api/v0/bitswap/stat", post(bitswap_stat))
         .route(
             "/api/v0/block/put",
             // A block of 2 MiB plus the multipart framing around it.
@@ -235,6 +237,33 @@ async fn id(State(state): State<AppState>) -> axum::Json<IdResponse> {
         agent_version: identity.agent_version,
         protocols: identity.protocols,
     })
+}
+
+async fn bitswap_stat(
+    State(state): State<AppState>,
+) -> Result<axum::Json<BitswapStatResponse>, ApiError> {
+    let stat = state
+        .node
+        .block()
+        .bitswap_stat()
+        .await
+        .map_err(ApiError::failed)?;
+    Ok(axum::Json(BitswapStatResponse {
+        provide_buf_len: 0,
+        wantlist: stat
+            .wantlist
+            .iter()
+            .map(|c| CidLink { cid: c.to_string() })
+            .collect(),
+        peers: stat.peers.iter().map(ToString::to_string).collect(),
+        blocks_received: stat.blocks_received,
+        data_received: stat.data_received,
+        blocks_sent: stat.blocks_sent,
+        data_sent: stat.data_sent,
+        dup_blks_received: 0,
+        dup_data_received: 0,
+        messages_received: stat.messages_received,
+    }))
 }
 
 async fn version() -> axum::Json<VersionResponse> {

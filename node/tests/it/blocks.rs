@@ -148,6 +148,15 @@ mod cli {
             run_ok(&repo_b, &["block", "stat", cid.trim()]),
             format!("Key: {}\nSize: 17\n", cid.trim())
         );
+        let stat = run_ok(&repo_b, &["bitswap", "stat"]);
+        assert!(
+            stat.contains("\tblocks received: 1\n") && stat.contains("\tdata received: 17\n"),
+            "{stat}"
+        );
+        let stat: serde_json::Value =
+            serde_json::from_str(&run_ok(&repo_b, &["bitswap", "stat", "--json"])).expect("json");
+        assert_eq!(stat["BlocksReceived"], 1);
+        assert_eq!(stat["Peers"][0], a.peer_id());
 
         // Other codecs and hashes, as Kubo's flags name them.
         let cbor = run_with_stdin(
