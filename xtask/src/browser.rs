@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
-use crate::daemon::{DEADLINE, Daemon};
+use crate::daemon::{self, DEADLINE, Daemon};
 use crate::demo_page::Server;
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
@@ -139,10 +139,7 @@ fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
         server.port,
         daemon.addr(transport)?
     );
-    browser.open(&url)?;
-    let result = browser.wait_for("return document.body.dataset.result", DEADLINE)?;
-    let result: serde_json::Value =
-        serde_json::from_str(result.as_str().context("the page's result is not text")?)?;
+    let result = browser.page_result(&url, DEADLINE)?;
     anyhow::ensure!(
         result["ok"] == true && result["data"].as_str() == std::str::from_utf8(DAEMON_BLOCK).ok(),
         "Helia in Chromium over {transport}: {result}"
@@ -206,25 +203,9 @@ fn tests() -> Command {
 /// The CID `switchboard block put` gives `data`, from a scratch repo with no daemon.
 fn offline_cid(bin: &Path, repo: &Path, data: &[u8]) -> anyhow::Result<String> {
     if !repo.exists() {
-        exec(
-            Command::new(bin)
-                .arg("--repo")
-                .arg(repo)
-                .args(["init", "--profile", "test"])
-                .stdout(Stdio::null()),
-        )?;
+        daemon::init_repo(bin, repo)?;
     }
-    let mut put = Command::new(bin)
-        .arg("--repo")
-        .arg(repo)
-        .args(["block", "put"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    std::io::Write::write_all(&mut put.stdin.take().context("piped stdin")?, data)?;
-    let out = put.wait_with_output()?;
-    anyhow::ensure!(out.status.success(), "offline block put failed");
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    daemon::block_put(&mut daemon::switchboard(bin, repo, &["block", "put"]), data)
 }
 
 /// Waits for a background `block get` and checks it printed the page's block. When the tests

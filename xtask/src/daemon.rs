@@ -8,6 +8,35 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+/// `switchboard --repo REPO ARGS…`.
+pub(crate) fn switchboard(bin: &Path, repo: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(bin);
+    command.arg("--repo").arg(repo).args(args);
+    command
+}
+
+/// `switchboard init --profile test` at `repo`.
+pub(crate) fn init_repo(bin: &Path, repo: &Path) -> anyhow::Result<()> {
+    let status = switchboard(bin, repo, &["init", "--profile", "test"])
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "switchboard init failed");
+    Ok(())
+}
+
+/// Runs `put` (a `switchboard block put`) with `data` on stdin; the CID it prints.
+pub(crate) fn block_put(put: &mut Command, data: &[u8]) -> anyhow::Result<String> {
+    let mut child = put
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run switchboard block put")?;
+    child.stdin.take().context("piped stdin")?.write_all(data)?;
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(out.status.success(), "switchboard block put failed");
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
 /// How long a process may take to become ready, and a connect to complete.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -31,24 +60,14 @@ impl Daemon {
         listen: &[&str],
         trust: &[PathBuf],
     ) -> anyhow::Result<Self> {
-        let status = Command::new(bin)
-            .arg("--repo")
-            .arg(repo)
-            .args(["init", "--profile", "test"])
-            .stdout(Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "switchboard init failed");
+        init_repo(bin, repo)?;
         if !trust.is_empty() {
             let json = serde_json::to_string(trust)?;
-            let status = Command::new(bin)
-                .arg("--repo")
-                .arg(repo)
-                .args(["config", "websocket.trust", "--json", &json])
-                .status()?;
+            let status =
+                switchboard(bin, repo, &["config", "websocket.trust", "--json", &json]).status()?;
             anyhow::ensure!(status.success(), "switchboard config failed");
         }
-        let mut command = Command::new(bin);
-        command.arg("--repo").arg(repo).arg("daemon");
+        let mut command = switchboard(bin, repo, &["daemon"]);
         for addr in listen {
             command.args(["--listen", addr]);
         }
@@ -135,23 +154,12 @@ impl Daemon {
 
     /// `switchboard block put` through the daemon; the CID.
     pub(crate) fn put(&self, data: &[u8]) -> anyhow::Result<String> {
-        let mut child = self
-            .command(&["block", "put"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot run switchboard block put")?;
-        child.stdin.take().context("piped stdin")?.write_all(data)?;
-        let out = child.wait_with_output()?;
-        anyhow::ensure!(out.status.success(), "switchboard block put failed");
-        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+        block_put(&mut self.command(&["block", "put"]), data)
     }
 
     /// `switchboard …` on this daemon's repo (so through its RPC API).
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.bin);
-        command.arg("--repo").arg(&self.repo).args(args);
-        command
+        switchboard(&self.bin, &self.repo, args)
     }
 
     /// `swarm/connect`, timed from request to answer.

@@ -128,13 +128,8 @@ impl Chromium {
 
     /// Opens the dial page on `target`; the connect time the page measured.
     fn dial(&self, target: &str) -> anyhow::Result<Duration> {
-        self.browser
-            .open(&format!("{}/dial.html?filter=all&addr={target}", self.base))?;
-        let result = self
-            .browser
-            .wait_for("return document.body.dataset.result", DEADLINE)?;
-        let result: serde_json::Value =
-            serde_json::from_str(result.as_str().context("the page's result is not text")?)?;
+        let url = format!("{}/dial.html?filter=all&addr={target}", self.base);
+        let result = self.browser.page_result(&url, DEADLINE)?;
         match result["ms"].as_f64() {
             Some(ms) if result["ok"] == true => Ok(Duration::from_secs_f64(ms / 1e3)),
             _ => bail!("{}", result["error"].as_str().unwrap_or("the page failed")),

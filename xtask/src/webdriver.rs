@@ -127,6 +127,16 @@ impl Browser {
         }
     }
 
+    /// Opens `url` and waits for the JSON the page leaves in `document.body.dataset.result`
+    /// (the convention of the test pages), for at most `deadline`.
+    pub(crate) fn page_result(&self, url: &str, deadline: Duration) -> anyhow::Result<Value> {
+        self.open(url)?;
+        let result = self.wait_for("return document.body.dataset.result", deadline)?;
+        Ok(serde_json::from_str(
+            result.as_str().context("the page's result is not text")?,
+        )?)
+    }
+
     /// A PNG of the window.
     pub(crate) fn screenshot(&self) -> anyhow::Result<Vec<u8>> {
         let encoded = self.call("GET", &format!("{}/screenshot", self.session), None)?;
