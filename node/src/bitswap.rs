@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::AsyncWriteExt;
+use futures::future::{Either, select};
+use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{
     Action, Block, Blockstore, Cid, Config, Engine, Message, PROTOCOLS, ReadError, Version,
@@ -555,6 +556,11 @@ async fn open(
 /// [`WRITER_IDLE`] without messages (Helia drops idle ones after 10 s), and a message whose
 /// write fails is written once more on a fresh stream. Each message's block bytes are reported
 /// when written (or given up), so the engine's flow control moves on.
+///
+/// Between messages the stream is [watched](watch): a peer closing its side is noticed (Helia
+/// closes it at once, and over WebRTC only reads it once we acknowledge that close, which takes
+/// a read), and a broken stream is replaced before the next message rather than after a failed
+/// write.
 async fn write_to(
     peer: PeerId,
     mut control: libp2p_stream::Control,
@@ -563,9 +569,32 @@ async fn write_to(
 ) {
     let mut versions: &'static [(&'static str, Version)] = &PROTOCOLS;
     let mut current: Option<(libp2p::Stream, Version)> = None;
+    // Whether the peer closed its side of `current`: then there is nothing left to watch.
+    let mut peer_closed = false;
     loop {
-        let next = match current {
-            Some(_) => rt::timeout(WRITER_IDLE, queue.recv()).await,
+        let next = match &mut current {
+            Some(_) if peer_closed => rt::timeout(WRITER_IDLE, queue.recv()).await,
+            Some((stream, _)) => {
+                let woke = {
+                    let idle = std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv()));
+                    match select(idle, std::pin::pin!(watch(stream))).await {
+                        Either::Left((next, _)) => Ok(next),
+                        Either::Right((closed, _)) => Err(closed),
+                    }
+                };
+                match woke {
+                    Ok(next) => next,
+                    Err(Ok(())) => {
+                        peer_closed = true;
+                        continue;
+                    }
+                    Err(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "bitswap stream broke while idle");
+                        current = None;
+                        continue;
+                    }
+                }
+            }
             None => Ok(queue.recv().await),
         };
         let message = match next {
@@ -582,6 +611,7 @@ async fn write_to(
         for _ in 0..2 {
             if current.is_none() {
                 current = open(&mut control, peer, &mut versions, &done).await;
+                peer_closed = false;
             }
             let Some((stream, version)) = &mut current else {
                 break;
@@ -605,4 +635,13 @@ async fn write_to(
     if let Some((mut stream, _)) = current {
         let _ = stream.close().await;
     }
+}
+
+/// Reads what a peer sends on a stream we write Bitswap messages to, until it closes its side
+/// (`Ok`) or the stream breaks (`Err`). A Bitswap peer writes nothing on a stream it accepted;
+/// anything it does write is discarded.
+async fn watch(stream: &mut libp2p::Stream) -> std::io::Result<()> {
+    let mut discard = [0; 256];
+    while stream.read(&mut discard).await? != 0 {}
+    Ok(())
 }

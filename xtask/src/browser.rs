@@ -47,19 +47,37 @@ fn browser_block(transport: &str) -> String {
     format!("put by the switchboard browser node over {transport}")
 }
 
-pub(crate) fn run() -> anyhow::Result<()> {
+/// `cargo xtask browser` options.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Args {
+    /// Only Helia in Chromium against the daemon (no wasm build, no Switchboard page):
+    /// for working on interop.
+    #[arg(long)]
+    helia_only: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if !Namespace::inside() {
         // Everything that may download (packages, crates) happens out here; the run itself
         // is in a namespace, where WebRTC's multicast stays and Chromium has a default route.
-        install_toolchain()?;
+        if !args.helia_only {
+            install_toolchain()?;
+        }
         // Its lockfile leaves out peer dependencies: @libp2p/webrtc names react-native's,
         // which a web page never loads.
         crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
         crate::switchboard()?;
-        clippy()?;
-        exec(tests().arg("--no-run"))?;
+        if !args.helia_only {
+            clippy()?;
+            exec(tests().arg("--no-run"))?;
+        }
         let ns = Namespace::create("br")?;
-        return exec(ns.command(std::env::current_exe()?).arg("browser"));
+        let mut inside = ns.command(std::env::current_exe()?);
+        inside.arg("browser");
+        if args.helia_only {
+            inside.arg("--helia-only");
+        }
+        return exec(&mut inside);
     }
     let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
@@ -75,6 +93,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
         &[],
     )?;
     let daemon_cid = daemon.put(DAEMON_BLOCK)?;
+    if args.helia_only {
+        return helia_in_chromium(&daemon, &daemon_cid);
+    }
     let scratch = tmp.path().join("scratch");
     let mut waiting = Vec::new();
     for transport in TRANSPORTS {
@@ -107,12 +128,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 /// Helia (js-libp2p 3, `interop/browser/`) in a Chromium page, a third-party browser client:
-/// it dials the daemon over ws and fetches the daemon's block.
-///
-/// Over WebRTC-direct Helia connects but its block fetch fails (`LoadBlockFailedError`);
-/// the likely cause is the FIN_ACK gap (js-libp2p sends FIN_ACK and waits for one, which
-/// libp2p-webrtc-utils 0.5 neither sends nor accepts; rust-libp2p#4600). Not checked here
-/// until that is fixed; the Switchboard page covers WebRTC-direct.
+/// it dials the daemon over ws, then over WebRTC-direct, and fetches the daemon's block each
+/// time. WebRTC-direct needs the FIN_ACK of `patches/libp2p-webrtc-utils`: js-libp2p waits for
+/// it on every stream it closes, Helia's Bitswap before it reads a message.
 fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
     let dir = root().join("interop/browser");
     let site = crate::target_dir().join("helia-browser");
@@ -133,22 +151,24 @@ fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
     std::fs::copy(dir.join("index.html"), site.join("index.html"))?;
     let server = Server::start(&site)?;
     let browser = Browser::start()?;
-    let transport = "ws";
-    let url = format!(
-        "http://127.0.0.1:{}/index.html?addr={}&cid={cid}",
-        server.port,
-        daemon.addr(transport)?
-    );
-    let result = browser.page_result(&url, DEADLINE)?;
-    anyhow::ensure!(
-        result["ok"] == true && result["data"].as_str() == std::str::from_utf8(DAEMON_BLOCK).ok(),
-        "Helia in Chromium over {transport}: {result}"
-    );
-    println!(
-        "Helia in Chromium fetched the daemon's block over {transport}: connect {:.1} ms, fetch {:.1} ms",
-        result["connectMs"].as_f64().unwrap_or_default(),
-        result["fetchMs"].as_f64().unwrap_or_default()
-    );
+    for transport in ["ws", "webrtc-direct"] {
+        let url = format!(
+            "http://127.0.0.1:{}/index.html?addr={}&cid={cid}",
+            server.port,
+            daemon.addr(transport)?
+        );
+        let result = browser.page_result(&url, DEADLINE)?;
+        anyhow::ensure!(
+            result["ok"] == true
+                && result["data"].as_str() == std::str::from_utf8(DAEMON_BLOCK).ok(),
+            "Helia in Chromium over {transport}: {result}"
+        );
+        println!(
+            "Helia in Chromium fetched the daemon's block over {transport}: connect {:.1} ms, fetch {:.1} ms",
+            result["connectMs"].as_f64().unwrap_or_default(),
+            result["fetchMs"].as_f64().unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

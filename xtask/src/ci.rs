@@ -29,10 +29,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
     step("test", || {
         exec(cargo().args(["test", "--workspace", "--locked"]))
     })?;
-    step(
-        "browser (wasm32 node in headless Chromium)",
-        crate::browser::run,
-    )?;
+    step("browser (wasm32 node in headless Chromium)", || {
+        crate::browser::run(&crate::browser::Args::default())
+    })?;
     step("demo page (switchboard-js in headless Chromium)", || {
         crate::demo_page::run(&crate::demo_page::Args::check())
     })?;

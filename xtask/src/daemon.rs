@@ -88,10 +88,16 @@ impl Daemon {
         .flatten()
         {
             let tx = tx.clone();
+            // `XTASK_DAEMON_LOG=1` (with `RUST_LOG`, which the daemon reads) shows what the
+            // daemons print, for working on a failing run.
+            let echo = std::env::var_os("XTASK_DAEMON_LOG").is_some();
             std::thread::spawn(move || {
                 // Read to the end even once nobody listens: a daemon writing to a closed
                 // pipe gets EPIPE on its log lines.
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if echo {
+                        eprintln!("daemon: {line}");
+                    }
                     let _ = tx.send(line);
                 }
             });

@@ -40,7 +40,7 @@ enum Task {
     Ci,
     /// The node in a web page: builds it for wasm32 and runs its tests in headless Chromium
     /// against a daemon (installs the toolchain and Chromium when missing).
-    Browser,
+    Browser(browser::Args),
     /// The browser demo page on the JS package, against a daemon: checked in headless
     /// Chromium (screenshot and figures), or served for a person with `--serve`.
     DemoPage(demo_page::Args),
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Ci => ci::run(),
-        Task::Browser => browser::run(),
+        Task::Browser(args) => browser::run(&args),
         Task::DemoPage(args) => demo_page::run(&args),
         Task::Matrix(args) => matrix::main(&args),
         Task::Proto => proto::run(),
