@@ -1,9 +1,10 @@
 // Helia in a web page, as a third-party browser client of a Switchboard daemon.
 //
 // Bundled by esbuild (`cargo xtask browser` does it) into bundle.js, which index.html loads.
-// Query parameters: addr=<daemon multiaddr>, cid=<block to fetch>. The page dials the daemon
-// over whatever the address says (ws, or webrtc-direct with its certhash), fetches the block
-// with Bitswap, and reports {ok, connectMs, fetchMs, data | error} in document.body.dataset.result.
+// Query parameters: addr=<peer multiaddr>, cid=<block to fetch> (optional). The page dials the
+// peer over whatever the address says (ws, wss, or webrtc-direct with its certhash), fetches the
+// block with Bitswap when given one, and reports {ok, connectMs, fetchMs, data | error} in
+// document.body.dataset.result (just {ok, connectMs} without a cid: the matrix's rows).
 // No bootstrap, routers, gateways or discovery: it talks to the one daemon it is given.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -24,8 +25,9 @@ const report = (result) => {
   document.body.dataset.result = JSON.stringify(result)
 }
 
-try {
-  const helia = createHeliaLight({
+let helia
+async function run () {
+  helia = createHeliaLight({
     blockstore: new MemoryBlockstore(),
     datastore: new MemoryDatastore(),
     routers: [],
@@ -38,7 +40,7 @@ try {
     streamMuxers: [yamux()],
     peerDiscovery: [],
     // A browser's default gater denies insecure ws and private addresses; this client is
-    // pointed at a daemon on purpose (the js-libp2p 3 equivalent of the old `all` filter).
+    // pointed at a peer on purpose (the js-libp2p 3 equivalent of the old `all` filter).
     connectionGater: { denyDialMultiaddr: async () => false },
     services: { identify: identify() }
   })
@@ -48,6 +50,7 @@ try {
   let started = performance.now()
   await helia.libp2p.dial(multiaddr(params.get('addr')))
   const connectMs = performance.now() - started
+  if (!params.has('cid')) return { ok: true, connectMs }
 
   started = performance.now()
   const chunks = []
@@ -58,8 +61,8 @@ try {
   const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
   let at = 0
   for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length }
-  report({ ok: true, connectMs, fetchMs, data: new TextDecoder().decode(bytes) })
-  await helia.stop()
-} catch (e) {
-  report({ ok: false, error: `${e.name}: ${e.message}` })
+  return { ok: true, connectMs, fetchMs, data: new TextDecoder().decode(bytes) }
 }
+
+report(await run().catch((e) => ({ ok: false, error: `${e.name}: ${e.message}` })))
+await helia?.stop()

@@ -132,23 +132,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 /// time. WebRTC-direct needs the FIN_ACK of `patches/libp2p-webrtc-utils`: js-libp2p waits for
 /// it on every stream it closes, Helia's Bitswap before it reads a message.
 fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
-    let dir = root().join("interop/browser");
-    let site = crate::target_dir().join("helia-browser");
-    std::fs::create_dir_all(&site)?;
-    exec(
-        Command::new(dir.join("node_modules/.bin/esbuild"))
-            .args([
-                "page.mjs",
-                "--bundle",
-                "--format=esm",
-                "--platform=browser",
-                "--target=es2022",
-                "--log-level=warning",
-            ])
-            .arg(format!("--outfile={}", site.join("bundle.js").display()))
-            .current_dir(&dir),
-    )?;
-    std::fs::copy(dir.join("index.html"), site.join("index.html"))?;
+    let site = crate::helia::build_browser_site()?;
     let server = Server::start(&site)?;
     let browser = Browser::start()?;
     for transport in ["ws", "webrtc-direct"] {

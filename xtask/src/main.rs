@@ -16,6 +16,7 @@ mod browser;
 mod ci;
 mod daemon;
 mod demo_page;
+mod helia;
 mod matrix;
 mod netns;
 mod proto;

@@ -1,8 +1,10 @@
 //! `cargo xtask matrix`: every (dialer, listener, transport) row as real processes on loopback.
 //!
 //! A row is a dialer [`Peer`], a listener [`Peer`] and a [`Transport`]; the rows are every
-//! combination both peers support. Adding a peer implementation (Helia in Node, a browser) means
-//! a [`Peer`] variant and its `start`; adding a transport means a [`Transport`] variant.
+//! combination both peers support. The peers: the Switchboard daemon, the Switchboard node in
+//! Chromium (switchboard-js), Helia in Node and Helia in Chromium. Adding a peer implementation
+//! means a [`Peer`] variant and its arms in `run_row`; adding a transport means a [`Transport`]
+//! variant.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +15,7 @@ use serde::Serialize;
 use crate::daemon::{DEADLINE, Daemon};
 use crate::demo_page::Server;
 use crate::exec;
+use crate::helia::HeliaNode;
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
 
@@ -77,29 +80,44 @@ enum Peer {
     SwitchboardDaemon,
     /// A page in headless Chromium using switchboard-js (`examples/browser/dial.html`).
     Browser,
+    /// Helia (js-libp2p 3) in Node: `interop/helia/peer.mjs`, TCP and ws on 127.0.0.1.
+    HeliaNode,
+    /// Helia in a headless Chromium page (`interop/browser/`).
+    HeliaBrowser,
 }
 
 impl Peer {
-    const ALL: [Peer; 2] = [Peer::SwitchboardDaemon, Peer::Browser];
+    const ALL: [Peer; 4] = [
+        Peer::SwitchboardDaemon,
+        Peer::Browser,
+        Peer::HeliaNode,
+        Peer::HeliaBrowser,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Peer::SwitchboardDaemon => "switchboard-daemon",
             Peer::Browser => "browser",
+            Peer::HeliaNode => "helia-node",
+            Peer::HeliaBrowser => "helia-browser",
         }
     }
 
-    fn can_listen(self, _transport: Transport) -> bool {
+    fn can_listen(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
-            Peer::Browser => false,
+            Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            Peer::Browser | Peer::HeliaBrowser => false,
         }
     }
 
     fn can_dial(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
-            Peer::Browser => matches!(
+            // Helia in Node has no WebRTC here (node-datachannel downloads a native binary)
+            // and would not trust the daemon's self-signed wss certificate.
+            Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            Peer::Browser | Peer::HeliaBrowser => matches!(
                 transport,
                 Transport::Ws | Transport::Wss | Transport::WebRtcDirect
             ),
@@ -107,30 +125,68 @@ impl Peer {
     }
 }
 
-/// Chromium on the dial page, started for the first browser row and kept for the others.
-struct Chromium {
-    browser: Browser,
+/// A page the matrix opens in Chromium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// switchboard-js's dial page.
+    Switchboard,
+    /// The Helia page, without a block to fetch.
+    Helia,
+}
+
+/// A site served on 127.0.0.1.
+struct Site {
     _server: Server,
     base: String,
 }
 
-impl Chromium {
-    fn start() -> anyhow::Result<Self> {
-        crate::browser::install_toolchain()?;
-        let site = crate::demo_page::build_site()?;
-        let server = Server::start(&site)?;
+impl Site {
+    fn start(dir: &Path) -> anyhow::Result<Self> {
+        let server = Server::start(dir)?;
         Ok(Self {
-            browser: Browser::start()?,
             base: format!("http://127.0.0.1:{}", server.port),
             _server: server,
         })
     }
+}
 
-    /// Opens the dial page on `target`; the connect time the page measured.
-    fn dial(&self, target: &str) -> anyhow::Result<Duration> {
-        let url = format!("{}/dial.html?filter=all&addr={target}", self.base);
-        let result = self.browser.page_result(&url, DEADLINE)?;
-        match result["ms"].as_f64() {
+/// Chromium and the pages' sites, each started for the first row that needs it and kept for
+/// the others.
+#[derive(Default)]
+struct Chromium {
+    browser: Option<Browser>,
+    switchboard: Option<Site>,
+    helia: Option<Site>,
+}
+
+impl Chromium {
+    /// Opens `page` on `target`; the connect time the page measured.
+    fn dial(&mut self, page: Page, target: &str) -> anyhow::Result<Duration> {
+        let (site, path, key) = match page {
+            Page::Switchboard => {
+                if self.switchboard.is_none() {
+                    crate::browser::install_toolchain()?;
+                    self.switchboard = Some(Site::start(&crate::demo_page::build_site()?)?);
+                }
+                (&self.switchboard, "dial.html?filter=all&", "ms")
+            }
+            Page::Helia => {
+                if self.helia.is_none() {
+                    self.helia = Some(Site::start(&crate::helia::build_browser_site()?)?);
+                }
+                (&self.helia, "index.html?", "connectMs")
+            }
+        };
+        let url = format!(
+            "{}/{path}addr={target}",
+            site.as_ref().context("the site was just started")?.base
+        );
+        let browser = match &mut self.browser {
+            Some(browser) => browser,
+            browser => browser.insert(Browser::start()?),
+        };
+        let result = browser.page_result(&url, DEADLINE)?;
+        match result[key].as_f64() {
             Some(ms) if result["ok"] == true => Ok(Duration::from_secs_f64(ms / 1e3)),
             _ => bail!("{}", result["error"].as_str().unwrap_or("the page failed")),
         }
@@ -173,6 +229,9 @@ fn matches(pattern: &str, name: &str) -> bool {
 /// multicast groups, and Chromium needs a default route for ICE); fails if any row fails.
 pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
     if !Namespace::inside() {
+        // The namespace has no way out: the JavaScript peers are installed out here.
+        crate::ci::install_js_peers()?;
+        crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
         let ns = Namespace::create("mx")?;
         return exec(
             ns.command(std::env::current_exe()?)
@@ -203,11 +262,11 @@ fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
         bail!("no matrix row matches {:?}", args.only);
     }
     println!(
-        "{:<22} {:<22} {:<9} {:<6} {:>10}  error",
+        "{:<22} {:<22} {:<13} {:<6} {:>10}  error",
         "dialer", "listener", "transport", "result", "connect"
     );
     let mut results = Vec::new();
-    let mut chromium = None;
+    let mut chromium = Chromium::default();
     for (dialer, listener, transport) in rows {
         let outcome = run_row(&bin, &mut chromium, dialer, listener, transport);
         let result = RowResult {
@@ -219,7 +278,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
             error: outcome.as_ref().err().map(|e| format!("{e:#}")),
         };
         println!(
-            "{:<22} {:<22} {:<9} {:<6} {:>10}  {}",
+            "{:<22} {:<22} {:<13} {:<6} {:>10}  {}",
             result.dialer,
             result.listener,
             result.transport,
@@ -240,33 +299,53 @@ fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
     Ok(results)
 }
 
+/// A row's listener, running.
+enum Listening {
+    Daemon(Daemon),
+    Helia(HeliaNode),
+}
+
 /// Starts the listener, then the dialer, and times the dialer's connect.
 fn run_row(
     bin: &Path,
-    chromium: &mut Option<Chromium>,
+    chromium: &mut Chromium,
     dialer: Peer,
     listener: Peer,
     transport: Transport,
 ) -> anyhow::Result<Duration> {
     let tmp = tempfile::tempdir().context("temporary directory")?;
     let listening = match listener {
-        Peer::SwitchboardDaemon => Daemon::start(
+        Peer::SwitchboardDaemon => Listening::Daemon(Daemon::start(
             bin,
             &tmp.path().join("listener"),
             &[&transport.listen_addr()],
             &[],
-        )?,
-        Peer::Browser => bail!("a browser page cannot listen"),
+        )?),
+        Peer::HeliaNode => Listening::Helia(HeliaNode::start()?),
+        Peer::Browser | Peer::HeliaBrowser => bail!("a browser page cannot listen"),
     };
-    let addr = listening
-        .listen_addrs
-        .first()
-        .context("the listener reported no address")?;
-    let target = format!("{addr}/p2p/{}", listening.peer_id);
+    let target = match &listening {
+        Listening::Daemon(daemon) => {
+            let addr = daemon
+                .listen_addrs
+                .first()
+                .context("the listener reported no address")?;
+            format!("{addr}/p2p/{}", daemon.peer_id)
+        }
+        Listening::Helia(helia) => {
+            let addr = helia
+                .addr(transport.name())
+                .context("Helia does not listen on the transport")?;
+            format!("{addr}/p2p/{}", helia.peer_id)
+        }
+    };
     match dialer {
         Peer::SwitchboardDaemon => {
             // The dialer trusts the listener's self-signed certificate, as an operator would.
-            let trust = [listening.repo.join("tls/cert.pem")];
+            let trust = match &listening {
+                Listening::Daemon(daemon) => vec![daemon.repo.join("tls/cert.pem")],
+                Listening::Helia(_) => Vec::new(),
+            };
             // libp2p-webrtc dials from its listening socket, so a WebRTC dialer listens too.
             let webrtc = transport.listen_addr();
             let listen: &[&str] = match transport {
@@ -276,15 +355,9 @@ fn run_row(
             let dialing = Daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;
             dialing.connect(&target)
         }
-        Peer::Browser => {
-            if chromium.is_none() {
-                *chromium = Some(Chromium::start()?);
-            }
-            chromium
-                .as_ref()
-                .context("Chromium was just started")?
-                .dial(&target)
-        }
+        Peer::HeliaNode => HeliaNode::start()?.dial(&target),
+        Peer::Browser => chromium.dial(Page::Switchboard, &target),
+        Peer::HeliaBrowser => chromium.dial(Page::Helia, &target),
     }
 }
 

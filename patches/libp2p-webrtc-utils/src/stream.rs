@@ -307,10 +307,7 @@ fn flag_message(flag: Flag) -> Message {
 /// A received message: its flag and its data.
 type Frame = (Option<Flag>, Option<Vec<u8>>);
 
-fn io_poll_next<T>(
-    io: &mut FramedDc<T>,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<Option<Frame>>>
+fn io_poll_next<T>(io: &mut FramedDc<T>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Frame>>>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
