@@ -1,10 +1,11 @@
 // Helia in a web page, as a third-party browser client of a Switchboard daemon.
 //
 // Bundled by esbuild (`cargo xtask browser` does it) into bundle.js, which index.html loads.
-// Query parameters: addr=<peer multiaddr>, cid=<block to fetch> (optional). The page dials the
-// peer over whatever the address says (ws, wss, or webrtc-direct with its certhash), fetches the
-// block with Bitswap when given one, and reports {ok, connectMs, fetchMs, data | error} in
-// document.body.dataset.result (just {ok, connectMs} without a cid: the matrix's rows).
+// Query parameters: addr=<peer multiaddr>, cid=<block to fetch> or cids=<comma-separated
+// blocks> (both optional). The page dials the peer over whatever the address says (ws, wss, or
+// webrtc-direct with its certhash), fetches with Bitswap what it is given (all `cids` at once),
+// and reports {ok, connectMs, fetchMs, data (of `cid`), bytes | error} in
+// document.body.dataset.result (just {ok, connectMs} without either: the matrix's rows).
 // No bootstrap, routers, gateways or discovery: it talks to the one daemon it is given.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -50,18 +51,27 @@ async function run () {
   let started = performance.now()
   await helia.libp2p.dial(multiaddr(params.get('addr')))
   const connectMs = performance.now() - started
-  if (!params.has('cid')) return { ok: true, connectMs }
+  const cids = [params.get('cid'), ...(params.get('cids') ?? '').split(',')].filter(Boolean)
+  if (cids.length === 0) return { ok: true, connectMs }
 
   started = performance.now()
+  const signal = AbortSignal.timeout(60000)
+  const blocks = await Promise.all(cids.map((cid) => get(helia, CID.parse(cid), signal)))
+  const fetchMs = performance.now() - started
+  const bytes = blocks.reduce((n, b) => n + b.length, 0)
+  return { ok: true, connectMs, fetchMs, bytes, data: new TextDecoder().decode(blocks[0]) }
+}
+
+// A block's bytes, whether the blockstore answers with them or with chunks.
+async function get (helia, cid, signal) {
   const chunks = []
-  for await (const chunk of helia.blockstore.get(CID.parse(params.get('cid')), { signal: AbortSignal.timeout(20000) })) {
+  for await (const chunk of helia.blockstore.get(cid, { signal })) {
     chunks.push(chunk.subarray ? chunk.subarray() : chunk)
   }
-  const fetchMs = performance.now() - started
   const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
   let at = 0
   for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length }
-  return { ok: true, connectMs, fetchMs, data: new TextDecoder().decode(bytes) }
+  return bytes
 }
 
 report(await run().catch((e) => ({ ok: false, error: `${e.name}: ${e.message}` })))

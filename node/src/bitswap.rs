@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{Either, select};
+use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{
@@ -556,11 +557,6 @@ async fn open(
 /// [`WRITER_IDLE`] without messages (Helia drops idle ones after 10 s), and a message whose
 /// write fails is written once more on a fresh stream. Each message's block bytes are reported
 /// when written (or given up), so the engine's flow control moves on.
-///
-/// Between messages the stream is [watched](watch): a peer closing its side is noticed (Helia
-/// closes it at once, and over WebRTC only reads it once we acknowledge that close, which takes
-/// a read), and a broken stream is replaced before the next message rather than after a failed
-/// write.
 async fn write_to(
     peer: PeerId,
     mut control: libp2p_stream::Control,
@@ -568,41 +564,25 @@ async fn write_to(
     done: mpsc::Sender<Input>,
 ) {
     let mut versions: &'static [(&'static str, Version)] = &PROTOCOLS;
-    let mut current: Option<(libp2p::Stream, Version)> = None;
-    // Whether the peer closed its side of `current`: then there is nothing left to watch.
-    let mut peer_closed = false;
+    let mut current: Option<Outbound> = None;
     loop {
         let next = match &mut current {
-            Some(_) if peer_closed => rt::timeout(WRITER_IDLE, queue.recv()).await,
-            Some((stream, _)) => {
-                let woke = {
-                    let idle = std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv()));
-                    match select(idle, std::pin::pin!(watch(stream))).await {
-                        Either::Left((next, _)) => Ok(next),
-                        Either::Right((closed, _)) => Err(closed),
-                    }
-                };
-                match woke {
-                    Ok(next) => next,
-                    Err(Ok(())) => {
-                        peer_closed = true;
-                        continue;
-                    }
-                    Err(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "bitswap stream broke while idle");
-                        current = None;
-                        continue;
-                    }
+            Some(outbound) => match outbound.idle(&mut queue).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "bitswap stream broke while idle");
+                    current = None;
+                    continue;
                 }
-            }
+            },
             None => Ok(queue.recv().await),
         };
         let message = match next {
             Ok(Some((message, _))) => message,
             Ok(None) => break,
-            Err(_) => {
-                if let Some((mut stream, _)) = current.take() {
-                    let _ = stream.close().await;
+            Err(rt::Elapsed) => {
+                if let Some(outbound) = current.take() {
+                    outbound.close().await;
                 }
                 continue;
             }
@@ -610,13 +590,14 @@ async fn write_to(
         let mut written = false;
         for _ in 0..2 {
             if current.is_none() {
-                current = open(&mut control, peer, &mut versions, &done).await;
-                peer_closed = false;
+                current = open(&mut control, peer, &mut versions, &done)
+                    .await
+                    .map(|(stream, version)| Outbound::new(stream, version));
             }
-            let Some((stream, version)) = &mut current else {
+            let Some(outbound) = &mut current else {
                 break;
             };
-            if write_message(stream, &message, *version).await.is_ok() {
+            if outbound.write(&message).await.is_ok() {
                 written = true;
                 break;
             }
@@ -632,16 +613,97 @@ async fn write_to(
             break;
         }
     }
-    if let Some((mut stream, _)) = current {
-        let _ = stream.close().await;
+    if let Some(outbound) = current {
+        outbound.close().await;
     }
 }
 
-/// Reads what a peer sends on a stream we write Bitswap messages to, until it closes its side
-/// (`Ok`) or the stream breaks (`Err`). A Bitswap peer writes nothing on a stream it accepted;
-/// anything it does write is discarded.
-async fn watch(stream: &mut libp2p::Stream) -> std::io::Result<()> {
-    let mut discard = [0; 256];
-    while stream.read(&mut discard).await? != 0 {}
-    Ok(())
+/// A writer's stream, read while it is written to and while it idles.
+///
+/// A Bitswap peer writes nothing on a stream it accepted, but it may close its side, and Helia
+/// does so at once: over WebRTC that close waits for our acknowledgement, which only a read
+/// produces, and until it has it Helia reads nothing (and gives up on the stream once 4 MiB
+/// are waiting). Reading also notices a stream the peer reset, before the next write fails.
+struct Outbound {
+    writer: WriteHalf<libp2p::Stream>,
+    /// `None` once the peer closed its side: nothing more to read.
+    reader: Option<ReadHalf<libp2p::Stream>>,
+    version: Version,
+}
+
+/// What a watched stream's read side did.
+enum Watched<T> {
+    /// The work finished first.
+    Done(T),
+    /// The peer closed its side; the work goes on.
+    PeerClosed,
+    /// The stream broke.
+    Broken(std::io::Error),
+}
+
+impl Outbound {
+    fn new(stream: libp2p::Stream, version: Version) -> Self {
+        let (reader, writer) = stream.split();
+        Self {
+            writer,
+            reader: Some(reader),
+            version,
+        }
+    }
+
+    /// Writes `message`.
+    async fn write(&mut self, message: &Message) -> std::io::Result<()> {
+        let Self {
+            writer,
+            reader,
+            version,
+        } = self;
+        let mut write = std::pin::pin!(write_message(writer, message, *version));
+        loop {
+            match watching(reader, write.as_mut()).await {
+                Watched::Done(result) => return result,
+                Watched::PeerClosed => *reader = None,
+                Watched::Broken(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits for the next message, for at most [`WRITER_IDLE`].
+    async fn idle(
+        &mut self,
+        queue: &mut mpsc::Receiver<(Message, Version)>,
+    ) -> std::io::Result<Result<Option<(Message, Version)>, rt::Elapsed>> {
+        let mut next = std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv()));
+        loop {
+            match watching(&mut self.reader, next.as_mut()).await {
+                Watched::Done(next) => return Ok(next),
+                Watched::PeerClosed => self.reader = None,
+                Watched::Broken(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.writer.close().await;
+    }
+}
+
+/// Runs `work` while reading what the peer sends on `reader` (discarded), until either ends.
+async fn watching<F: Future + Unpin>(
+    reader: &mut Option<ReadHalf<libp2p::Stream>>,
+    work: F,
+) -> Watched<F::Output> {
+    let Some(reader) = reader else {
+        return Watched::Done(work.await);
+    };
+    let read = std::pin::pin!(async {
+        let mut discard = [0; 256];
+        while reader.read(&mut discard).await? != 0 {}
+        Ok::<_, std::io::Error>(())
+    });
+    match select(work, read).await {
+        Either::Left((output, _)) => Watched::Done(output),
+        Either::Right((Ok(()), _)) => Watched::PeerClosed,
+        Either::Right((Err(e), _)) => Watched::Broken(e),
+    }
 }

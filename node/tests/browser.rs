@@ -18,6 +18,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// What the xtask puts on the daemon.
 const DAEMON_BLOCK: &[u8] = b"served by the switchboard daemon";
+/// Blocks of [`BULK_BLOCK_SIZE`] the xtask puts on the daemon too: more than one WebRTC message
+/// (16 KiB) holds, and more than js-libp2p lets wait unread on a stream (4 MiB).
+const BULK_BLOCKS: u64 = 24;
+const BULK_BLOCK_SIZE: usize = 256 * 1024;
 /// How long a fetch may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -54,6 +58,13 @@ fn webrtc_direct() -> Multiaddr {
     )
 }
 
+/// Bulk block `i`: its index (little-endian), then zeros; the xtask makes the same.
+fn bulk_block(i: u64) -> Block {
+    let mut data = vec![0; BULK_BLOCK_SIZE];
+    data[..8].copy_from_slice(&i.to_le_bytes());
+    raw(&data)
+}
+
 fn raw(data: &[u8]) -> Block {
     Block::encode(Codec::Raw, Hash::Sha2_256, data.to_vec()).expect("block")
 }
@@ -67,7 +78,8 @@ async fn browser_node(filter: Option<Filter>) -> Node {
     builder.build().await.expect("a browser node")
 }
 
-/// Connects, fetches the daemon's block, puts one and waits until the daemon has fetched it.
+/// Connects, fetches the daemon's block and its bulk blocks (all at once), puts one and waits
+/// until the daemon has fetched it.
 async fn exchange_blocks_with(node: &Node, addr: Multiaddr, transport: &str) {
     node.connect(addr).await.expect("connect");
     let wanted = raw(DAEMON_BLOCK);
@@ -77,6 +89,17 @@ async fn exchange_blocks_with(node: &Node, addr: Multiaddr, transport: &str) {
         .await
         .expect("the daemon's block");
     assert_eq!(block, wanted);
+
+    let bulk: Vec<Block> = (0..BULK_BLOCKS).map(bulk_block).collect();
+    let blocks = node.block();
+    let fetched = futures::future::join_all(
+        bulk.iter()
+            .map(|block| blocks.get_with_timeout(block.cid(), DEADLINE)),
+    )
+    .await;
+    for (got, wanted) in fetched.into_iter().zip(&bulk) {
+        assert_eq!(got.expect("a bulk block"), *wanted);
+    }
 
     node.block()
         .put_block(browser_block(transport))

@@ -6,10 +6,11 @@ use crate::{cargo, exec};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which benchmark: `exchange`.
+    /// Which benchmark: `exchange` or `browser`.
     name: Bench,
     /// Passed to the benchmark: the exchange bench takes transport and store names
-    /// (`tcp`, `quic-v1`, `memory`, `redb`, `helia`) to run only those rows.
+    /// (`tcp`, `quic-v1`, `memory`, `redb`, `helia`) to run only those rows, the browser bench
+    /// transport names (`ws`, `webrtc-direct`).
     #[arg(last = true)]
     filters: Vec<String>,
 }
@@ -19,23 +20,29 @@ enum Bench {
     /// Bitswap fetch of 256 MiB in 256 KiB blocks over TCP and QUIC, with the raw perf-protocol
     /// throughput of the same transport and Helia fetching from Helia, side by side.
     Exchange,
+    /// A page in headless Chromium fetching 16 MiB from a daemon over ws and WebRTC-direct:
+    /// switchboard-js next to Helia.
+    Browser,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    crate::ci::install_js_peers()?;
     match args.name {
-        Bench::Exchange => exec(
-            cargo()
-                .args([
-                    "bench",
-                    "--locked",
-                    "-p",
-                    "switchboard-node",
-                    "--bench",
-                    "exchange",
-                    "--",
-                ])
-                .args(&args.filters),
-        ),
+        Bench::Browser => crate::browser_bench::run(&args.filters),
+        Bench::Exchange => {
+            crate::ci::install_js_peers()?;
+            exec(
+                cargo()
+                    .args([
+                        "bench",
+                        "--locked",
+                        "-p",
+                        "switchboard-node",
+                        "--bench",
+                        "exchange",
+                        "--",
+                    ])
+                    .args(&args.filters),
+            )
+        }
     }
 }

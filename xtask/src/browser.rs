@@ -39,8 +39,19 @@ const PACKAGES: &[&str] = &[
 ];
 /// What the daemon serves; `node/tests/browser.rs` knows it too.
 const DAEMON_BLOCK: &[u8] = b"served by the switchboard daemon";
+/// Bulk blocks on the daemon (`node/tests/browser.rs` makes the same): more than one WebRTC
+/// message holds, and more than js-libp2p lets wait unread on a stream (4 MiB) in all.
+const BULK_BLOCKS: usize = 24;
 /// The transports the page dials the daemon over, as `node/tests/browser.rs` names them.
 const TRANSPORTS: [&str; 3] = ["ws", "wss", "webrtc-direct"];
+
+/// Bulk block `i` of 256 KiB: its index (little-endian u64), then zeros. The browser bench
+/// fetches these too.
+pub(crate) fn bulk_block(i: usize) -> Vec<u8> {
+    let mut block = vec![0; 256 * 1024];
+    block[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    block
+}
 
 /// What the page puts over `transport`; `node/tests/browser.rs` makes the same text.
 fn browser_block(transport: &str) -> String {
@@ -93,8 +104,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         &[],
     )?;
     let daemon_cid = daemon.put(DAEMON_BLOCK)?;
+    let bulk = (0..BULK_BLOCKS)
+        .map(|i| daemon.put(&bulk_block(i)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if args.helia_only {
-        return helia_in_chromium(&daemon, &daemon_cid);
+        return helia_in_chromium(&daemon, &daemon_cid, &bulk);
     }
     let scratch = tmp.path().join("scratch");
     let mut waiting = Vec::new();
@@ -124,31 +138,36 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(tests.success(), "the browser tests failed");
     fetched.into_iter().collect::<anyhow::Result<()>>()?;
-    helia_in_chromium(&daemon, &daemon_cid)
+    helia_in_chromium(&daemon, &daemon_cid, &bulk)
 }
 
 /// Helia (js-libp2p 3, `interop/browser/`) in a Chromium page, a third-party browser client:
-/// it dials the daemon over ws, then over WebRTC-direct, and fetches the daemon's block each
-/// time. WebRTC-direct needs the FIN_ACK of `patches/libp2p-webrtc-utils`: js-libp2p waits for
-/// it on every stream it closes, Helia's Bitswap before it reads a message.
-fn helia_in_chromium(daemon: &Daemon, cid: &str) -> anyhow::Result<()> {
+/// it dials the daemon over ws, then over WebRTC-direct, and fetches the daemon's block and the
+/// bulk blocks each time. WebRTC-direct needs the FIN_ACK of `patches/libp2p-webrtc-utils`:
+/// js-libp2p waits for it on every stream it closes, Helia's Bitswap before it reads a message
+/// (and it gives up on a stream with 4 MiB unread).
+fn helia_in_chromium(daemon: &Daemon, cid: &str, bulk: &[String]) -> anyhow::Result<()> {
     let site = crate::helia::build_browser_site()?;
     let server = Server::start(&site)?;
     let browser = Browser::start()?;
     for transport in ["ws", "webrtc-direct"] {
         let url = format!(
-            "http://127.0.0.1:{}/index.html?addr={}&cid={cid}",
+            "http://127.0.0.1:{}/index.html?addr={}&cid={cid}&cids={}",
             server.port,
-            daemon.addr(transport)?
+            daemon.addr(transport)?,
+            bulk.join(",")
         );
         let result = browser.page_result(&url, DEADLINE)?;
+        let bytes = DAEMON_BLOCK.len() + bulk.len() * bulk_block(0).len();
         anyhow::ensure!(
             result["ok"] == true
-                && result["data"].as_str() == std::str::from_utf8(DAEMON_BLOCK).ok(),
+                && result["data"].as_str() == std::str::from_utf8(DAEMON_BLOCK).ok()
+                && result["bytes"].as_u64() == Some(bytes as u64),
             "Helia in Chromium over {transport}: {result}"
         );
         println!(
-            "Helia in Chromium fetched the daemon's block over {transport}: connect {:.1} ms, fetch {:.1} ms",
+            "Helia in Chromium fetched the daemon's {} blocks ({bytes} bytes) over {transport}: connect {:.1} ms, fetch {:.1} ms",
+            bulk.len() + 1,
             result["connectMs"].as_f64().unwrap_or_default(),
             result["fetchMs"].as_f64().unwrap_or_default()
         );

@@ -8,11 +8,13 @@
 //!   package against a daemon, checked in headless Chromium or served for a person.
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
-//! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia.
+//! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia;
+//!   `cargo xtask bench browser`: a page fetching from a daemon, switchboard-js next to Helia.
 //! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 
 mod bench;
 mod browser;
+mod browser_bench;
 mod ci;
 mod daemon;
 mod demo_page;

@@ -128,10 +128,19 @@ impl Browser {
     }
 
     /// Opens `url` and waits for the JSON the page leaves in `document.body.dataset.result`
-    /// (the convention of the test pages), for at most `deadline`.
+    /// (the convention of the test pages), for at most `deadline`. A page that keeps a
+    /// `window.pageLog` (lines of console output) gets its end printed when it gives no result.
     pub(crate) fn page_result(&self, url: &str, deadline: Duration) -> anyhow::Result<Value> {
         self.open(url)?;
-        let result = self.wait_for("return document.body.dataset.result", deadline)?;
+        let result = self
+            .wait_for("return document.body.dataset.result", deadline)
+            .inspect_err(|_| {
+                let log =
+                    self.eval("return window.pageLog && window.pageLog.slice(-100).join('\\n')");
+                if let Ok(Value::String(log)) = log {
+                    eprintln!("the page's last console lines:\n{log}");
+                }
+            })?;
         Ok(serde_json::from_str(
             result.as_str().context("the page's result is not text")?,
         )?)

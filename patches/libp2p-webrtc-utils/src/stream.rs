@@ -514,6 +514,21 @@ mod tests {
         }
 
         #[test]
+        fn no_data_channel_message_is_larger_than_the_limit() {
+            let (mut stream, _listener, remote) = pair();
+            // A length prefix, then a block: the two must not share a message.
+            block_on(async {
+                stream.write_all(&[0x80, 0x80, 0x10]).await.unwrap();
+                stream.write_all(&vec![7; 256 * 1024]).await.unwrap();
+                stream.flush().await.unwrap();
+            });
+
+            let inbox = remote.inbox.lock().unwrap();
+            assert!(inbox.messages.len() > 16);
+            assert!(inbox.messages.iter().all(|m| m.len() <= MAX_MSG_LEN));
+        }
+
+        #[test]
         fn a_fin_is_acknowledged() {
             let (mut stream, _listener, remote) = pair();
             remote.send(None, b"hello");

@@ -23,7 +23,7 @@ use futures::{AsyncRead, AsyncWrite};
 
 use crate::{
     proto::Message,
-    stream::{MAX_DATA_LEN, MAX_MSG_LEN, VARINT_LEN},
+    stream::{MAX_MSG_LEN, VARINT_LEN},
 };
 
 pub(crate) type FramedDc<T> = Framed<T, prost_codec::Codec<Message>>;
@@ -34,7 +34,13 @@ where
     let mut framed = Framed::new(inner, codec());
     // If not set, `Framed` buffers up to 131kB of data before sending, which leads to "outbound
     // packet larger than maximum message size" error in webrtc-rs.
-    framed.set_send_high_water_mark(MAX_DATA_LEN);
+    //
+    // Switchboard's patch: upstream set `MAX_DATA_LEN`, which still let a small frame and a full
+    // one share a write of more than `MAX_MSG_LEN` (the SDP's `max-message-size`): a Bitswap
+    // length prefix followed by a 256 KiB block failed with that error. With 1, every frame is
+    // flushed before the next is queued, so each data channel message is one frame, as
+    // js-libp2p sends them.
+    framed.set_send_high_water_mark(1);
     framed
 }
 
