@@ -67,7 +67,7 @@ pub enum Direction {
 pub struct PeerInfo {
     /// The peer.
     pub peer: PeerId,
-    /// Its address on the connection.
+    /// Its address on the connection, without `/p2p`.
     pub addr: Multiaddr,
     /// Who dialed.
     pub direction: Direction,

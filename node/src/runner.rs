@@ -340,12 +340,17 @@ impl Runner {
                 endpoint,
                 ..
             } => {
-                let (addr, direction) = match endpoint {
+                let (mut addr, direction) = match endpoint {
                     ConnectedPoint::Dialer { address, .. } => (address, Direction::Outbound),
                     ConnectedPoint::Listener { send_back_addr, .. } => {
                         (send_back_addr, Direction::Inbound)
                     }
                 };
+                // A dialed address may end in the peer's id (WebRTC-direct's do); the peer is
+                // reported beside it, as Kubo's `swarm peers` does.
+                if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+                    addr.pop();
+                }
                 tracing::info!(peer = %peer_id, %addr, "connected");
                 self.connections.insert(
                     connection_id,
