@@ -82,17 +82,17 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
             continue;
         }
         let addr = daemon.addr(transport)?;
+        let our_page = format!("dial.html?addr={addr}&cids={cids}");
+        let their_page = format!("index.html?addr={addr}&cids={cids}");
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
         for _ in 0..ROUNDS {
-            let page = format!("dial.html?addr={addr}&cids={cids}");
             ours.push(
-                fetch(&browser, switchboard.port, &page)
+                fetch(&browser, switchboard.port, &our_page)
                     .with_context(|| format!("switchboard-js over {transport}"))?,
             );
-            let page = format!("index.html?addr={addr}&cids={cids}");
             theirs.push(
-                fetch(&browser, helia.port, &page)
+                fetch(&browser, helia.port, &their_page)
                     .with_context(|| format!("Helia over {transport}"))?,
             );
         }

@@ -42,7 +42,8 @@ impl HeliaNode {
             .context("cannot start the Helia peer")?;
         let stdin = child.stdin.take().context("piped stdin")?;
         let stdout = child.stdout.take().context("piped stdout")?;
-        let (tx, lines) = mpsc::channel();
+        // Helia prints one line per command, and the commands go one at a time.
+        let (tx, lines) = mpsc::sync_channel(16);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
