@@ -631,16 +631,6 @@ struct Outbound {
     version: Version,
 }
 
-/// What a watched stream's read side did.
-enum Watched<T> {
-    /// The work finished first.
-    Done(T),
-    /// The peer closed its side; the work goes on.
-    PeerClosed,
-    /// The stream broke.
-    Broken(std::io::Error),
-}
-
 impl Outbound {
     fn new(stream: libp2p::Stream, version: Version) -> Self {
         let (reader, writer) = stream.split();
@@ -658,14 +648,11 @@ impl Outbound {
             reader,
             version,
         } = self;
-        let mut write = std::pin::pin!(write_message(writer, message, *version));
-        loop {
-            match watching(reader, write.as_mut()).await {
-                Watched::Done(result) => return result,
-                Watched::PeerClosed => *reader = None,
-                Watched::Broken(e) => return Err(e),
-            }
-        }
+        watching(
+            reader,
+            std::pin::pin!(write_message(writer, message, *version)),
+        )
+        .await?
     }
 
     /// Waits for the next message, for at most [`WRITER_IDLE`].
@@ -673,14 +660,11 @@ impl Outbound {
         &mut self,
         queue: &mut mpsc::Receiver<(Message, Version)>,
     ) -> std::io::Result<Result<Option<(Message, Version)>, rt::Elapsed>> {
-        let mut next = std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv()));
-        loop {
-            match watching(&mut self.reader, next.as_mut()).await {
-                Watched::Done(next) => return Ok(next),
-                Watched::PeerClosed => self.reader = None,
-                Watched::Broken(e) => return Err(e),
-            }
-        }
+        watching(
+            &mut self.reader,
+            std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv())),
+        )
+        .await
     }
 
     async fn close(mut self) {
@@ -688,22 +672,26 @@ impl Outbound {
     }
 }
 
-/// Runs `work` while reading what the peer sends on `reader` (discarded), until either ends.
+/// Runs `work` to its end while reading what the peer sends on `reader` (discarded): the peer
+/// closing its side empties `reader`, the stream breaking is the error.
 async fn watching<F: Future + Unpin>(
     reader: &mut Option<ReadHalf<libp2p::Stream>>,
-    work: F,
-) -> Watched<F::Output> {
-    let Some(reader) = reader else {
-        return Watched::Done(work.await);
-    };
-    let read = std::pin::pin!(async {
-        let mut discard = [0; 256];
-        while reader.read(&mut discard).await? != 0 {}
-        Ok::<_, std::io::Error>(())
-    });
-    match select(work, read).await {
-        Either::Left((output, _)) => Watched::Done(output),
-        Either::Right((Ok(()), _)) => Watched::PeerClosed,
-        Either::Right((Err(e), _)) => Watched::Broken(e),
+    mut work: F,
+) -> std::io::Result<F::Output> {
+    while let Some(half) = reader.as_mut() {
+        let closed = {
+            let read = std::pin::pin!(async {
+                let mut discard = [0; 256];
+                while half.read(&mut discard).await? != 0 {}
+                Ok::<_, std::io::Error>(())
+            });
+            match select(&mut work, read).await {
+                Either::Left((output, _)) => return Ok(output),
+                Either::Right((closed, _)) => closed,
+            }
+        };
+        closed?;
+        *reader = None;
     }
+    Ok(work.await)
 }
