@@ -88,6 +88,9 @@ pub enum Hash {
     Identity,
 }
 
+/// The longest identity "digest" (the data itself) a CID may carry.
+const MAX_IDENTITY: usize = 64;
+
 impl Hash {
     /// The multihash code.
     pub fn code(self) -> u64 {
@@ -116,6 +119,30 @@ impl Hash {
             Hash::Sha2_512 => "sha2-512",
             Hash::Blake3 => "blake3",
             Hash::Identity => "identity",
+        }
+    }
+
+    /// The length of this hash's digests; `None` for identity, whose digest is the data.
+    /// A CID with another length is refused: boxo refuses digests under 20 bytes, and a
+    /// truncated digest only weakens what the CID promises.
+    pub fn digest_len(self) -> Option<usize> {
+        match self {
+            Hash::Sha2_256 | Hash::Blake3 => Some(32),
+            Hash::Sha2_512 => Some(64),
+            Hash::Identity => None,
+        }
+    }
+
+    /// Checks a digest's length against this hash's.
+    fn check_len(self, len: usize) -> Result<(), BlockError> {
+        match self.digest_len() {
+            Some(expected) if expected != len => Err(BlockError::DigestLength {
+                hash: self,
+                len,
+                expected,
+            }),
+            None if len > MAX_IDENTITY => Err(BlockError::IdentityTooLarge(len)),
+            _ => Ok(()),
         }
     }
 
@@ -167,6 +194,16 @@ pub enum BlockError {
     /// An identity multihash longer than 64 bytes.
     #[error("identity hash of {0} bytes (at most 64)")]
     IdentityTooLarge(usize),
+    /// A digest whose length is not its hash function's (`bafkreaa`: sha2-256, no digest).
+    #[error("{hash} digest of {len} bytes (must be {expected})")]
+    DigestLength {
+        /// The hash function.
+        hash: Hash,
+        /// The digest's length.
+        len: usize,
+        /// The hash function's digest length.
+        expected: usize,
+    },
     /// A codec or hash name that is not known.
     #[error("unknown codec or hash name `{0}`")]
     UnknownName(String),
@@ -202,12 +239,8 @@ impl Block {
     pub fn verify(cid: Cid, data: impl Into<Bytes>) -> Result<Self, BlockError> {
         let data = data.into();
         check_size(data.len())?;
-        Codec::from_code(cid.codec())?;
-        let hash = Hash::from_code(cid.hash().code())?;
-        let digest = hash.digest(&data)?;
-        // Truncated digests (a shorter multihash size) are compared on the prefix they keep.
-        let expected = cid.hash().digest();
-        if digest.digest().get(..expected.len()) != Some(expected) {
+        let hash = check_cid(&cid)?;
+        if hash.digest(&data)?.digest() != cid.hash().digest() {
             return Err(BlockError::Mismatch(cid));
         }
         Ok(Self { cid, data })
@@ -301,12 +334,18 @@ impl Prefix {
     pub(crate) fn block(self, data: Bytes) -> Result<Block, BlockError> {
         check_size(data.len())?;
         Codec::from_code(self.codec)?;
-        let digest = Hash::from_code(self.hash)?.digest(&data)?;
-        let bytes = digest
-            .digest()
-            .get(..self.len)
-            .ok_or(BlockError::UnsupportedHash(self.hash))?;
-        let hash = Multihash::wrap(self.hash, bytes)
+        let function = Hash::from_code(self.hash)?;
+        function.check_len(self.len)?;
+        let digest = function.digest(&data)?;
+        // An identity prefix's length is the data's; a shorter one names other bytes.
+        if digest.size() as usize != self.len {
+            return Err(BlockError::DigestLength {
+                hash: function,
+                len: self.len,
+                expected: digest.size().into(),
+            });
+        }
+        let hash = Multihash::wrap(self.hash, digest.digest())
             .map_err(|_| BlockError::UnsupportedHash(self.hash))?;
         let cid = match self.version {
             cid::Version::V0 => {
@@ -326,11 +365,13 @@ fn check_size(len: usize) -> Result<(), BlockError> {
     }
 }
 
-/// Checks that a CID names a supported codec and hash, before anything is asked for it.
-pub fn check_cid(cid: &Cid) -> Result<(), BlockError> {
+/// Checks that a CID names a supported codec and hash, with a digest of the hash's length,
+/// before anything is asked for it or served under it; the hash.
+pub fn check_cid(cid: &Cid) -> Result<Hash, BlockError> {
     Codec::from_code(cid.codec())?;
-    Hash::from_code(cid.hash().code())?;
-    Ok(())
+    let hash = Hash::from_code(cid.hash().code())?;
+    hash.check_len(cid.hash().size().into())?;
+    Ok(hash)
 }
 
 #[cfg(test)]
@@ -386,6 +427,55 @@ mod tests {
         assert_eq!("dag-cbor".parse(), Ok(Codec::DagCbor));
         assert_eq!("blake3".parse(), Ok(Hash::Blake3));
         assert!("md5".parse::<Hash>().is_err());
+    }
+
+    /// `bafkreaa` is sha2-256 with an empty digest; a truncated or overlong digest is refused
+    /// too, whether it comes as a CID or as a Bitswap block prefix.
+    #[test]
+    fn digests_must_have_their_hash_length() {
+        let empty: Cid = "bafkreaa".parse().expect("a CID, however useless");
+        assert_eq!(
+            check_cid(&empty),
+            Err(BlockError::DigestLength {
+                hash: Hash::Sha2_256,
+                len: 0,
+                expected: 32
+            })
+        );
+        assert_eq!(
+            Block::verify(empty, &b""[..]),
+            Err(BlockError::DigestLength {
+                hash: Hash::Sha2_256,
+                len: 0,
+                expected: 32
+            })
+        );
+        let full = Code::Sha2_256.digest(b"x");
+        let truncated = Multihash::<64>::wrap(0x12, &full.digest()[..20]).expect("multihash");
+        assert!(matches!(
+            check_cid(&Cid::new_v1(0x55, truncated)),
+            Err(BlockError::DigestLength { len: 20, .. })
+        ));
+        let prefix = Prefix {
+            version: cid::Version::V1,
+            codec: 0x55,
+            hash: 0x12,
+            len: 20,
+        };
+        assert!(matches!(
+            prefix.block(Bytes::from_static(b"x")),
+            Err(BlockError::DigestLength { len: 20, .. })
+        ));
+        // An identity prefix shorter than its data would name other bytes.
+        let identity = Prefix {
+            hash: 0x00,
+            len: 1,
+            ..prefix
+        };
+        assert!(identity.block(Bytes::from_static(b"xy")).is_err());
+        let exact = Prefix { len: 2, ..identity };
+        assert!(exact.block(Bytes::from_static(b"xy")).is_ok());
+        assert_eq!(check_cid(&Cid::new_v1(0x55, full)), Ok(Hash::Sha2_256));
     }
 
     #[test]

@@ -186,7 +186,8 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
             "h" => number * 3600.0,
             _ => return None,
         };
-        total += std::time::Duration::try_from_secs_f64(seconds).ok()?;
+        // A sum past `Duration::MAX` is no duration, as Go's parser refuses one past 290 years.
+        total = total.checked_add(std::time::Duration::try_from_secs_f64(seconds).ok()?)?;
         rest = &rest[unit_len..];
     }
     Some(total)
@@ -221,6 +222,11 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(super::parse_duration("10"), None);
+        // Each part fits a Duration, their sum does not: refused, not a panic.
+        assert_eq!(
+            super::parse_duration("10000000000000000000s10000000000000000000s"),
+            None
+        );
         assert_eq!(super::parse_duration("soon"), None);
         assert_eq!(super::parse_duration(""), None);
     }

@@ -29,7 +29,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     match args.name {
         Bench::Browser => crate::browser_bench::run(&args.filters),
         Bench::Exchange => {
-            crate::ci::install_js_peers()?;
+            crate::install::helia_node()?;
             exec(
                 cargo()
                     .args([

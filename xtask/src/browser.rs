@@ -2,10 +2,11 @@
 //! Chromium against a real daemon.
 //!
 //! The toolchain comes from Debian and crates.io, installed when missing (see
-//! `../shared/notes/wasm-browser-recipe.md`): Debian's `rustc-web` with its std sources (rustup
-//! cannot add targets here, so std is built with `-Zbuild-std`), `lld-22` behind its
-//! `rust-lld`, `chromium` and `chromium-driver`, and `wasm-bindgen-cli` at the exact version of
-//! wasm-bindgen in Cargo.lock.
+//! `../shared/notes/wasm-browser-recipe.md` and [`crate::install::wasm_toolchain`]): Debian's
+//! `rustc-web` with its std sources (rustup cannot add targets here, so std is built with
+//! `-Zbuild-std`), `rust-web-llvm` and `lld-22` behind its `rust-lld`, `chromium` and
+//! `chromium-driver`, and `wasm-bindgen-cli` at the exact version of wasm-bindgen in
+//! Cargo.lock.
 //!
 //! The run: a daemon listening on `/ws` and `/wss` (self-signed; the test Chromium ignores
 //! certificate errors), one block put on it, and one `switchboard block get` per transport
@@ -23,20 +24,8 @@ use crate::daemon::{self, DEADLINE, Daemon};
 use crate::demo_page::Server;
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
-use crate::{cargo, exec, root};
+use crate::{exec, root};
 
-/// The rustup name the Debian toolchain is linked under.
-const TOOLCHAIN: &str = "debian-web";
-/// Debian packages of the browser toolchain and the browser.
-const PACKAGES: &[&str] = &[
-    "rustc-web",
-    "cargo-web",
-    "rust-web-src",
-    "lld-22",
-    "rust-web-clippy",
-    "chromium",
-    "chromium-driver",
-];
 /// What the daemon serves; `node/tests/browser.rs` knows it too.
 const DAEMON_BLOCK: &[u8] = b"served by the switchboard daemon";
 /// Bulk blocks on the daemon (`node/tests/browser.rs` makes the same): more than one WebRTC
@@ -72,11 +61,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         // Everything that may download (packages, crates) happens out here; the run itself
         // is in a namespace, where WebRTC's multicast stays and Chromium has a default route.
         if !args.helia_only {
-            install_toolchain()?;
+            crate::install::wasm_toolchain()?;
         }
-        // Its lockfile leaves out peer dependencies: @libp2p/webrtc names react-native's,
-        // which a web page never loads.
-        crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
+        crate::install::helia_browser()?;
         crate::switchboard()?;
         if !args.helia_only {
             clippy()?;
@@ -258,8 +245,9 @@ fn check_fetched(transport: &str, mut get: Child, wait: bool) -> anyhow::Result<
 pub(crate) fn wasm_cargo() -> Command {
     let mut command = Command::new("rustup");
     command
-        .args(["run", TOOLCHAIN, "cargo"])
+        .args(["run", crate::install::WASM_TOOLCHAIN, "cargo"])
         .env("RUSTC_BOOTSTRAP", "1")
+        .envs(crate::install::WASM_CC)
         .current_dir(root());
     command
 }
@@ -270,66 +258,4 @@ pub(crate) fn wasm_target_args() -> [&'static str; 3] {
         "wasm32-unknown-unknown",
         "-Zbuild-std=std,panic_abort",
     ]
-}
-
-/// Installs what is missing: the Debian packages, the rustup link to Debian's toolchain and
-/// wasm-bindgen-cli at Cargo.lock's wasm-bindgen version.
-pub(crate) fn install_toolchain() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
-    if !missing.is_empty() {
-        println!("==> installing {}", missing.join(" "));
-        exec(Command::new("apt-get").args(["update", "-q"]))?;
-        exec(
-            Command::new("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
-    let toolchains = Command::new("rustup")
-        .args(["toolchain", "list"])
-        .output()?;
-    if !String::from_utf8_lossy(&toolchains.stdout)
-        .lines()
-        .any(|l| l.starts_with(TOOLCHAIN))
-    {
-        exec(Command::new("rustup").args(["toolchain", "link", TOOLCHAIN, "/usr"]))?;
-    }
-    let wanted = locked_version("wasm-bindgen")?;
-    let have = Command::new("wasm-bindgen-test-runner")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if have.as_deref() != Some(&format!("wasm-bindgen-test-runner {wanted}")) {
-        println!("==> cargo install wasm-bindgen-cli {wanted} (found {have:?})");
-        exec(cargo().args([
-            "install",
-            "--locked",
-            "wasm-bindgen-cli",
-            "--version",
-            &format!("={wanted}"),
-        ]))?;
-    }
-    Ok(())
-}
-
-/// Whether the Debian package is installed.
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout) == "install ok installed")
-}
-
-/// The version of `package` in Cargo.lock.
-fn locked_version(package: &str) -> anyhow::Result<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("Cargo.lock")?;
-    let entry = format!("name = \"{package}\"\nversion = \"");
-    let start = lock
-        .find(&entry)
-        .with_context(|| format!("{package} is not in Cargo.lock"))?
-        + entry.len();
-    let len = lock[start..].find('"').context("malformed Cargo.lock")?;
-    Ok(lock[start..start + len].to_owned())
 }

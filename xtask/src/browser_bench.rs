@@ -28,8 +28,8 @@ const TRANSPORTS: [&str; 2] = ["ws", "webrtc-direct"];
 /// Runs the bench; `only` names transports to run (all when empty).
 pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
     if !Namespace::inside() {
-        crate::browser::install_toolchain()?;
-        crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
+        crate::install::wasm_toolchain()?;
+        crate::install::helia_browser()?;
         exec(cargo().args([
             "build",
             "--locked",

@@ -163,6 +163,23 @@ impl Daemon {
         block_put(&mut self.command(&["block", "put"]), data)
     }
 
+    /// `switchboard block get` through the daemon (from peers over Bitswap when it lacks the
+    /// block), within [`DEADLINE`]; the block's bytes.
+    pub(crate) fn get(&self, cid: &str) -> anyhow::Result<Vec<u8>> {
+        let timeout = format!("{}s", DEADLINE.as_secs());
+        let out = self
+            .command(&["block", "get", cid, "--timeout", &timeout])
+            .stderr(Stdio::piped())
+            .output()
+            .context("cannot run switchboard block get")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "switchboard block get {cid}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(out.stdout)
+    }
+
     /// `switchboard …` on this daemon's repo (so through its RPC API).
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         switchboard(&self.bin, &self.repo, args)

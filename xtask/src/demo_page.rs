@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::browser::{install_toolchain, wasm_cargo, wasm_target_args};
+use crate::browser::{wasm_cargo, wasm_target_args};
 use crate::daemon::Daemon;
 use crate::webdriver::Browser;
 use crate::{exec, root, target_dir};
@@ -48,7 +48,7 @@ impl Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    install_toolchain()?;
+    crate::install::wasm_toolchain()?;
     let site = build_site()?;
     let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
@@ -82,6 +82,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     check(&format!("{url}&auto=1"), &screenshot)
 }
 
+/// Where [`build_site`] puts the site.
+pub(crate) fn site_dir() -> PathBuf {
+    target_dir().join("browser-demo")
+}
+
 /// Builds the JS package and assembles the pages of `examples/browser/`; the site's
 /// directory.
 pub(crate) fn build_site() -> anyhow::Result<PathBuf> {
@@ -98,7 +103,7 @@ pub(crate) fn build_site() -> anyhow::Result<PathBuf> {
             .args(wasm_target_args()),
     )?;
     let wasm = target_dir().join("wasm32-unknown-unknown/web/switchboard_js.wasm");
-    let site = target_dir().join("browser-demo");
+    let site = site_dir();
     exec(
         Command::new("wasm-bindgen")
             .args(["--target", "web", "--out-dir"])

@@ -1,22 +1,17 @@
 //! Helia as a peer of the xtask's runs: in Node (`interop/helia/peer.mjs`, driven by JSON lines
 //! over stdin/stdout) and in Chromium (`interop/browser/`, a page bundled with esbuild).
 
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-
 use crate::daemon::DEADLINE;
+use crate::line_peer::LinePeer;
 use crate::{exec, root};
 
 /// A Helia peer in Node, listening on 127.0.0.1 over TCP and ws.
 pub(crate) struct HeliaNode {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
+    process: LinePeer,
     pub(crate) peer_id: String,
     addrs: Vec<String>,
 }
@@ -32,44 +27,24 @@ impl HeliaNode {
             "Helia is not installed: run `npm ci` in {} (cargo xtask ci does)",
             dir.display()
         );
-        let mut child = Command::new(node)
-            .arg("peer.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("cannot start the Helia peer")?;
-        let stdin = child.stdin.take().context("piped stdin")?;
-        let stdout = child.stdout.take().context("piped stdout")?;
-        // Helia prints one line per command, and the commands go one at a time.
-        let (tx, lines) = mpsc::sync_channel(16);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut helia = Self {
-            child,
-            stdin,
-            lines,
-            peer_id: String::new(),
-            addrs: Vec::new(),
-        };
-        let ready = helia.answer()?;
-        helia.peer_id = ready["peerId"]
+        let mut command = Command::new(node);
+        command.arg("peer.mjs").current_dir(&dir);
+        let process = LinePeer::start("Helia", command, DEADLINE)?;
+        let peer_id = process.ready["peerId"]
             .as_str()
-            .context("Helia printed no peer id")?
+            .ok_or_else(|| anyhow::anyhow!("Helia printed no peer id"))?
             .to_owned();
-        helia.addrs = ready["addrs"]
+        let addrs = process.ready["addrs"]
             .as_array()
-            .context("Helia printed no addresses")?
+            .ok_or_else(|| anyhow::anyhow!("Helia printed no addresses"))?
             .iter()
             .filter_map(|a| a.as_str().map(str::to_owned))
             .collect();
-        Ok(helia)
+        Ok(Self {
+            process,
+            peer_id,
+            addrs,
+        })
     }
 
     /// The listen address for `transport` (`tcp` or `ws`), without its `/p2p/` part.
@@ -87,44 +62,22 @@ impl HeliaNode {
     /// Dials `addr`; how long it took, as Helia answered.
     pub(crate) fn dial(&mut self, addr: &str) -> anyhow::Result<Duration> {
         let started = Instant::now();
-        let answer = self.ask(serde_json::json!({"cmd": "dial", "addr": addr}))?;
-        if answer["ok"] != true {
-            bail!(
-                "{}",
-                answer["error"].as_str().unwrap_or("Helia's dial failed")
-            );
-        }
+        self.process
+            .ask(serde_json::json!({"cmd": "dial", "addr": addr}), DEADLINE)?;
         Ok(started.elapsed())
-    }
-
-    fn ask(&mut self, command: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        writeln!(self.stdin, "{command}").context("cannot write to Helia")?;
-        self.answer()
-    }
-
-    fn answer(&mut self) -> anyhow::Result<serde_json::Value> {
-        let line = self
-            .lines
-            .recv_timeout(DEADLINE)
-            .context("Helia did not answer")?;
-        serde_json::from_str(&line).with_context(|| format!("Helia answered {line:?}"))
     }
 }
 
-impl Drop for HeliaNode {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "{}", serde_json::json!({"cmd": "stop"}));
-        let _ = self.lines.recv_timeout(Duration::from_secs(5));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Where [`build_browser_site`] puts the Helia page.
+pub(crate) fn browser_site_dir() -> PathBuf {
+    crate::target_dir().join("helia-browser")
 }
 
 /// Bundles the Helia page (`interop/browser/page.mjs`) with esbuild into a site directory; its
 /// path. The page takes `addr` (and `cid`, to fetch a block) in its query.
 pub(crate) fn build_browser_site() -> anyhow::Result<PathBuf> {
     let dir = root().join("interop/browser");
-    let site = crate::target_dir().join("helia-browser");
+    let site = browser_site_dir();
     std::fs::create_dir_all(&site)?;
     exec(
         Command::new(dir.join("node_modules/.bin/esbuild"))

@@ -2,9 +2,13 @@
 //!
 //! A row is a dialer [`Peer`], a listener [`Peer`] and a [`Transport`]; the rows are every
 //! combination both peers support. The peers: the Switchboard daemon, the Switchboard node in
-//! Chromium (switchboard-js), Helia in Node and Helia in Chromium. Adding a peer implementation
-//! means a [`Peer`] variant and its arms in `run_row`; adding a transport means a [`Transport`]
-//! variant.
+//! Chromium (switchboard-js), Helia in Node, Helia in Chromium, and Kubo with each type of
+//! identity key. Rows between a daemon and Kubo also move a block each way over the connection.
+//! Adding a peer implementation means a [`Peer`] variant and its arms in `run_row`; adding a
+//! transport means a [`Transport`] variant.
+//!
+//! Everything a row needs is installed and built before the namespace is entered
+//! ([`prepare`]): inside it no registry is reachable.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +20,7 @@ use crate::daemon::{DEADLINE, Daemon};
 use crate::demo_page::Server;
 use crate::exec;
 use crate::helia::HeliaNode;
+use crate::kubo::{KeyType, KuboNode, Listener};
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
 
@@ -84,14 +89,20 @@ enum Peer {
     HeliaNode,
     /// Helia in a headless Chromium page (`interop/browser/`).
     HeliaBrowser,
+    /// Kubo v0.22 (`interop/kubo/peer.py`) with an identity key of this type, on 127.0.0.1.
+    Kubo(KeyType),
 }
 
 impl Peer {
-    const ALL: [Peer; 4] = [
+    const ALL: [Peer; 8] = [
         Peer::SwitchboardDaemon,
         Peer::Browser,
         Peer::HeliaNode,
         Peer::HeliaBrowser,
+        Peer::Kubo(KeyType::Rsa),
+        Peer::Kubo(KeyType::Ed25519),
+        Peer::Kubo(KeyType::Secp256k1),
+        Peer::Kubo(KeyType::Ecdsa),
     ];
 
     fn name(self) -> &'static str {
@@ -100,6 +111,10 @@ impl Peer {
             Peer::Browser => "browser",
             Peer::HeliaNode => "helia-node",
             Peer::HeliaBrowser => "helia-browser",
+            Peer::Kubo(KeyType::Rsa) => "kubo",
+            Peer::Kubo(KeyType::Ed25519) => "kubo-ed25519",
+            Peer::Kubo(KeyType::Secp256k1) => "kubo-secp256k1",
+            Peer::Kubo(KeyType::Ecdsa) => "kubo-ecdsa",
         }
     }
 
@@ -107,6 +122,7 @@ impl Peer {
         match self {
             Peer::SwitchboardDaemon => true,
             Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            Peer::Kubo(_) => kubo_listener(transport).is_some(),
             Peer::Browser | Peer::HeliaBrowser => false,
         }
     }
@@ -117,11 +133,41 @@ impl Peer {
             // Helia in Node has no WebRTC here (node-datachannel downloads a native binary)
             // and would not trust the daemon's self-signed wss certificate.
             Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            // Kubo would not trust the daemon's self-signed wss certificate either.
+            Peer::Kubo(_) => kubo_listener(transport).is_some(),
             Peer::Browser | Peer::HeliaBrowser => matches!(
                 transport,
                 Transport::Ws | Transport::Wss | Transport::WebRtcDirect
             ),
         }
+    }
+
+    fn is_switchboard(self) -> bool {
+        matches!(self, Peer::SwitchboardDaemon | Peer::Browser)
+    }
+
+    /// Whether a row from `self` to `listener` over `transport` is in the matrix. Kubo is paired
+    /// with Switchboard only; its identities other than RSA are tried over TCP (noise) and QUIC
+    /// (TLS), where the key type matters, and RSA over every transport.
+    fn pairs_with(self, listener: Peer, transport: Transport) -> bool {
+        let kubo_row = |kubo: KeyType, other: Peer| {
+            other.is_switchboard()
+                && (kubo == KeyType::Rsa || matches!(transport, Transport::Tcp | Transport::Quic))
+        };
+        match (self, listener) {
+            (Peer::Kubo(key), other) | (other, Peer::Kubo(key)) => kubo_row(key, other),
+            _ => true,
+        }
+    }
+}
+
+/// The Kubo listener a matrix transport is.
+fn kubo_listener(transport: Transport) -> Option<Listener> {
+    match transport {
+        Transport::Tcp => Some(Listener::Tcp),
+        Transport::Quic => Some(Listener::Quic),
+        Transport::Ws => Some(Listener::Ws),
+        Transport::Wss | Transport::WebRtcDirect => None,
     }
 }
 
@@ -163,16 +209,16 @@ impl Chromium {
     /// Opens `page` on `target`; the connect time the page measured.
     fn dial(&mut self, page: Page, target: &str) -> anyhow::Result<Duration> {
         let (site, path, key) = match page {
+            // The sites were built before the namespace was entered (`prepare`).
             Page::Switchboard => {
                 if self.switchboard.is_none() {
-                    crate::browser::install_toolchain()?;
-                    self.switchboard = Some(Site::start(&crate::demo_page::build_site()?)?);
+                    self.switchboard = Some(Site::start(&crate::demo_page::site_dir())?);
                 }
                 (&self.switchboard, "dial.html?filter=all&", "ms")
             }
             Page::Helia => {
                 if self.helia.is_none() {
-                    self.helia = Some(Site::start(&crate::helia::build_browser_site()?)?);
+                    self.helia = Some(Site::start(&crate::helia::browser_site_dir())?);
                 }
                 (&self.helia, "index.html?", "connectMs")
             }
@@ -201,7 +247,15 @@ pub(crate) struct RowResult {
     transport: &'static str,
     pub(crate) ok: bool,
     connect_ms: Option<f64>,
+    /// How long a block took each way after connecting, on the rows that move blocks.
+    blocks_ms: Option<f64>,
     error: Option<String>,
+}
+
+/// What a row measured.
+struct Outcome {
+    connect: Duration,
+    blocks: Option<Duration>,
 }
 
 fn row_name(dialer: Peer, listener: Peer, transport: Transport) -> String {
@@ -228,43 +282,78 @@ fn matches(pattern: &str, name: &str) -> bool {
 /// `cargo xtask matrix`: the rows, run in a network namespace of their own (WebRTC joins
 /// multicast groups, and Chromium needs a default route for ICE); fails if any row fails.
 pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
+    let rows = select(args.only.as_deref())?;
     if !Namespace::inside() {
-        // The namespace has no way out: the JavaScript peers are installed out here.
-        crate::ci::install_js_peers()?;
-        crate::ci::install_npm_package("interop/browser", &["--legacy-peer-deps"])?;
+        prepare(&rows)?;
         let ns = Namespace::create("mx")?;
         return exec(
             ns.command(std::env::current_exe()?)
                 .args(std::env::args_os().skip(1)),
         );
     }
-    let rows = run(args)?;
+    let rows = run(rows, args.json.as_deref())?;
     let failed = rows.iter().filter(|r| !r.ok).count();
     anyhow::ensure!(failed == 0, "{failed} matrix row(s) failed");
     Ok(())
 }
 
-fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
-    let bin = crate::switchboard()?;
+type Row = (Peer, Peer, Transport);
+
+/// The rows `only` selects (all when `None`).
+fn select(only: Option<&str>) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for dialer in Peer::ALL {
         for listener in Peer::ALL {
             for transport in Transport::ALL {
                 let name = row_name(dialer, listener, transport);
-                let selected = args.only.as_deref().is_none_or(|p| matches(p, &name));
-                if selected && dialer.can_dial(transport) && listener.can_listen(transport) {
+                if only.is_none_or(|p| matches(p, &name))
+                    && dialer.can_dial(transport)
+                    && listener.can_listen(transport)
+                    && dialer.pairs_with(listener, transport)
+                {
                     rows.push((dialer, listener, transport));
                 }
             }
         }
     }
     if rows.is_empty() {
-        bail!("no matrix row matches {:?}", args.only);
+        bail!("no matrix row matches {only:?}");
     }
+    Ok(rows)
+}
+
+/// Installs and builds what `rows` need, outside the namespace.
+fn prepare(rows: &[Row]) -> anyhow::Result<()> {
+    let uses = |peer: fn(Peer) -> bool| rows.iter().any(|&(d, l, _)| peer(d) || peer(l));
+    crate::switchboard()?;
+    if uses(|p| p == Peer::HeliaNode) {
+        crate::install::helia_node()?;
+    }
+    if uses(|p| matches!(p, Peer::Kubo(_))) {
+        crate::install::kubo()?;
+    }
+    if uses(|p| p == Peer::HeliaBrowser) {
+        crate::install::helia_browser()?;
+        crate::helia::build_browser_site()?;
+    }
+    if uses(|p| p == Peer::Browser) {
+        crate::install::wasm_toolchain()?;
+        crate::demo_page::build_site()?;
+    }
+    if uses(|p| matches!(p, Peer::Browser | Peer::HeliaBrowser)) {
+        // Chromium itself.
+        crate::install::wasm_toolchain()?;
+    }
+    Ok(())
+}
+
+fn run(rows: Vec<Row>, json: Option<&Path>) -> anyhow::Result<Vec<RowResult>> {
+    let bin = crate::switchboard()?;
     println!(
-        "{:<22} {:<22} {:<13} {:<6} {:>10}  error",
-        "dialer", "listener", "transport", "result", "connect"
+        "{:<22} {:<22} {:<13} {:<6} {:>10} {:>10}  error",
+        "dialer", "listener", "transport", "result", "connect", "blocks"
     );
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
     let mut results = Vec::new();
     let mut chromium = Chromium::default();
     for (dialer, listener, transport) in rows {
@@ -274,25 +363,26 @@ fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
             listener: listener.name(),
             transport: transport.name(),
             ok: outcome.is_ok(),
-            connect_ms: outcome.as_ref().ok().map(|d| d.as_secs_f64() * 1e3),
+            connect_ms: ms(outcome.as_ref().ok().map(|o| o.connect)),
+            blocks_ms: ms(outcome.as_ref().ok().and_then(|o| o.blocks)),
             error: outcome.as_ref().err().map(|e| format!("{e:#}")),
         };
+        let shown = |ms: Option<f64>| ms.map_or("-".into(), |ms| format!("{ms:.1} ms"));
         println!(
-            "{:<22} {:<22} {:<13} {:<6} {:>10}  {}",
+            "{:<22} {:<22} {:<13} {:<6} {:>10} {:>10}  {}",
             result.dialer,
             result.listener,
             result.transport,
             if result.ok { "pass" } else { "FAIL" },
-            result
-                .connect_ms
-                .map_or("-".into(), |ms| format!("{ms:.1} ms")),
+            shown(result.connect_ms),
+            shown(result.blocks_ms),
             result.error.as_deref().unwrap_or(""),
         );
         results.push(result);
     }
     let passed = results.iter().filter(|r| r.ok).count();
     println!("{passed} passed, {} failed", results.len() - passed);
-    if let Some(path) = &args.json {
+    if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -303,18 +393,20 @@ fn run(args: &Args) -> anyhow::Result<Vec<RowResult>> {
 enum Listening {
     Daemon(Daemon),
     Helia(HeliaNode),
+    Kubo(KuboNode),
 }
 
-/// Starts the listener, then the dialer, and times the dialer's connect.
+/// Starts the listener, then the dialer, and times the dialer's connect; between a daemon and
+/// Kubo, then moves a block each way.
 fn run_row(
     bin: &Path,
     chromium: &mut Chromium,
     dialer: Peer,
     listener: Peer,
     transport: Transport,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<Outcome> {
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let listening = match listener {
+    let mut listening = match listener {
         Peer::SwitchboardDaemon => Listening::Daemon(Daemon::start(
             bin,
             &tmp.path().join("listener"),
@@ -322,6 +414,7 @@ fn run_row(
             &[],
         )?),
         Peer::HeliaNode => Listening::Helia(HeliaNode::start()?),
+        Peer::Kubo(key) => Listening::Kubo(KuboNode::start(key)?),
         Peer::Browser | Peer::HeliaBrowser => bail!("a browser page cannot listen"),
     };
     let target = match &listening {
@@ -338,13 +431,20 @@ fn run_row(
                 .context("Helia does not listen on the transport")?;
             format!("{addr}/p2p/{}", helia.peer_id)
         }
+        Listening::Kubo(kubo) => kubo_listener(transport)
+            .and_then(|l| kubo.addr(l))
+            .context("Kubo does not listen on the transport")?,
+    };
+    let outcome = |connect| Outcome {
+        connect,
+        blocks: None,
     };
     match dialer {
         Peer::SwitchboardDaemon => {
             // The dialer trusts the listener's self-signed certificate, as an operator would.
             let trust = match &listening {
                 Listening::Daemon(daemon) => vec![daemon.repo.join("tls/cert.pem")],
-                Listening::Helia(_) => Vec::new(),
+                Listening::Helia(_) | Listening::Kubo(_) => Vec::new(),
             };
             // libp2p-webrtc dials from its listening socket, so a WebRTC dialer listens too.
             let webrtc = transport.listen_addr();
@@ -353,12 +453,52 @@ fn run_row(
                 _ => &["/ip4/127.0.0.1/tcp/0"],
             };
             let dialing = Daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;
-            dialing.connect(&target)
+            let connect = dialing.connect(&target)?;
+            let blocks = match &mut listening {
+                Listening::Kubo(kubo) => Some(blocks_both_ways(&dialing, kubo)?),
+                _ => None,
+            };
+            Ok(Outcome { connect, blocks })
         }
-        Peer::HeliaNode => HeliaNode::start()?.dial(&target),
-        Peer::Browser => chromium.dial(Page::Switchboard, &target),
-        Peer::HeliaBrowser => chromium.dial(Page::Helia, &target),
+        Peer::HeliaNode => HeliaNode::start()?.dial(&target).map(outcome),
+        Peer::Kubo(key) => {
+            let mut kubo = KuboNode::start(key)?;
+            let connect = kubo.dial(&target)?;
+            let blocks = match &listening {
+                Listening::Daemon(daemon) => Some(blocks_both_ways(daemon, &mut kubo)?),
+                _ => None,
+            };
+            Ok(Outcome { connect, blocks })
+        }
+        Peer::Browser => chromium.dial(Page::Switchboard, &target).map(outcome),
+        Peer::HeliaBrowser => chromium.dial(Page::Helia, &target).map(outcome),
     }
+}
+
+/// A block from the daemon to Kubo (a raw block, which Kubo's UnixFS get returns as it is), and
+/// a file from Kubo to the daemon (`ipfs add` of a small file: one dag-pb block holding the
+/// bytes), over the connection the row made; how long both took.
+fn blocks_both_ways(daemon: &Daemon, kubo: &mut KuboNode) -> anyhow::Result<Duration> {
+    let started = std::time::Instant::now();
+    let ours = format!("from switchboard to kubo {}", std::process::id()).into_bytes();
+    let cid = daemon.put(&ours)?;
+    let fetched = kubo.get(&cid).context("Kubo fetching the daemon's block")?;
+    anyhow::ensure!(
+        fetched == ours,
+        "Kubo fetched {} other bytes",
+        fetched.len()
+    );
+    let theirs = format!("from kubo to switchboard {}", std::process::id()).into_bytes();
+    let cid = kubo.add(&theirs)?;
+    let block = daemon
+        .get(&cid)
+        .context("the daemon fetching Kubo's block")?;
+    anyhow::ensure!(
+        block.windows(theirs.len()).any(|w| w == theirs),
+        "the daemon fetched a block of {} bytes without Kubo's data",
+        block.len()
+    );
+    Ok(started.elapsed())
 }
 
 #[cfg(test)]

@@ -45,13 +45,15 @@ impl Namespace {
         Ok(namespace)
     }
 
-    /// `program` run inside the namespace.
+    /// `program` run inside the namespace. Cargo is told it is offline there: a crate it
+    /// would fetch is an error at once, not a wait on an unreachable registry.
     pub(crate) fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec", &self.name])
             .arg(program)
-            .env(INSIDE, &self.name);
+            .env(INSIDE, &self.name)
+            .env("CARGO_NET_OFFLINE", "true");
         command
     }
 

@@ -6,6 +6,7 @@ mod cli;
 mod helia;
 mod helia_peer;
 mod hostile;
+mod keys;
 mod lan;
 mod mdns;
 mod nodes;
