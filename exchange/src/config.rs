@@ -25,7 +25,9 @@ impl Config {
     /// The defaults:
     /// - a peer asked for a block has 10 s to send it before the next provider is asked;
     /// - want-have is sent again to every peer every 5 s while nobody has the block;
-    /// - at most 1024 wantlist entries are kept per peer (as boxo), more are ignored;
+    /// - at most 1024 entries are kept per peer (as boxo's wantlist limit): its wants for blocks
+    ///   we lack, the blocks queued for it and the HAVE / DONT_HAVE answers not sent yet; a want
+    ///   repeated is one entry, and wants past the limit are ignored (and punished);
     /// - at most 16 blocks are requested of one peer at a time;
     /// - a peer is dropped after 3 strikes (unwanted blocks, malformed messages, floods);
     /// - at most 8 MiB of answers are in flight to one peer;
@@ -56,7 +58,7 @@ impl Config {
         self
     }
 
-    /// How many wantlist entries are kept per peer.
+    /// How many entries (wants, queued blocks, unsent presences) are kept per peer.
     pub fn with_max_wants_per_peer(mut self, max: usize) -> Self {
         self.max_wants_per_peer = max;
         self

@@ -29,6 +29,7 @@ import base64
 import ctypes
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -70,6 +71,8 @@ def take_string(pointer):
 
 workdir = tempfile.mkdtemp(prefix="kubo-peer-")
 repo = os.path.join(workdir, "repo").encode()
+# The library writes kubo.log into the working directory.
+os.chdir(workdir)
 
 
 def configure():
@@ -180,6 +183,7 @@ def main():
         except Exception as e:  # every failure is an answer, never a dead peer
             say({"error": str(e)})
     kubo.CleanupNode(repo)
+    shutil.rmtree(workdir, ignore_errors=True)
     say({"ok": True})
     # Go's threads do not end with the node: leave without waiting for them.
     answers.flush()

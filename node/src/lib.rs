@@ -67,6 +67,7 @@ pub use node::{
     Node, PeerInfo,
 };
 pub use perf::{PerfError, PerfReport};
+pub use ping::Pinger;
 pub use profile::Profile;
 #[cfg(not(wasm_browser))]
 pub use repo::{Repo, RepoError};

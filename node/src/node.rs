@@ -218,14 +218,26 @@ impl Node {
     }
 
     /// Pings `target` (a peer id, or an address to connect to first) `count` times over one
-    /// `/ipfs/ping/1.0.0` stream; the round-trip times, in order.
+    /// `/ipfs/ping/1.0.0` stream; the round-trip times, in order. For many pings, or pings
+    /// reported as they come, use [`Node::pinger`].
     pub async fn ping(
         &self,
         target: &Multiaddr,
         count: NonZeroU32,
     ) -> Result<Vec<Duration>, PingError> {
+        let mut pinger = self.pinger(target).await?;
+        let mut rtts = Vec::new();
+        for _ in 0..count.get() {
+            rtts.push(pinger.ping().await?);
+        }
+        pinger.close().await;
+        Ok(rtts)
+    }
+
+    /// Opens a ping stream to `target` (a peer id, or an address to connect to first).
+    pub async fn pinger(&self, target: &Multiaddr) -> Result<crate::Pinger, PingError> {
         let peer = self.reach(target).await?;
-        crate::ping::ping(self.inner.control.clone(), peer, count.get()).await
+        crate::ping::Pinger::open(self.inner.control.clone(), peer).await
     }
 
     /// Runs the libp2p perf protocol against `target` (a peer id or an address to connect to

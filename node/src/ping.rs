@@ -45,45 +45,69 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
     .await
 }
 
-/// Pings a connected `peer` `count` times over one stream.
-pub(crate) async fn ping(
-    mut control: libp2p_stream::Control,
+/// An open `/ipfs/ping/1.0.0` stream to a peer: each [`Pinger::ping`] is one round trip.
+/// Made by [`Node::pinger`](crate::Node::pinger); as many pings as the caller likes cost one
+/// stream and no memory.
+#[derive(Debug)]
+pub struct Pinger {
     peer: PeerId,
-    count: u32,
-) -> Result<Vec<Duration>, PingError> {
-    let failed = |reason: String| PingError::Failed { peer, reason };
-    let mut stream = match control.open_stream(peer, PROTOCOL).await {
-        Ok(stream) => stream,
-        Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
-            return Err(PingError::Unsupported(peer));
+    stream: libp2p::Stream,
+}
+
+impl Pinger {
+    /// Opens a ping stream to a connected `peer`.
+    pub(crate) async fn open(
+        mut control: libp2p_stream::Control,
+        peer: PeerId,
+    ) -> Result<Self, PingError> {
+        match control.open_stream(peer, PROTOCOL).await {
+            Ok(stream) => Ok(Self { peer, stream }),
+            Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
+                Err(PingError::Unsupported(peer))
+            }
+            Err(e) => Err(PingError::Failed {
+                peer,
+                reason: e.to_string(),
+            }),
         }
-        Err(e) => return Err(failed(e.to_string())),
-    };
-    let mut rtts = Vec::with_capacity(count as usize);
-    for _ in 0..count {
+    }
+
+    /// The peer pinged.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// One round trip: 32 random bytes out, the same 32 back within 10 s.
+    pub async fn ping(&mut self) -> Result<Duration, PingError> {
+        let peer = self.peer;
         let payload: [u8; 32] = rand::random();
         let mut echo = [0u8; 32];
         let started = Instant::now();
+        let stream = &mut self.stream;
         let exchange = async {
             stream.write_all(&payload).await?;
             stream.flush().await?;
             stream.read_exact(&mut echo).await
         };
         match crate::rt::timeout(TIMEOUT, exchange).await {
-            Err(_) => {
-                return Err(PingError::Timeout {
-                    peer,
-                    after: TIMEOUT,
-                });
-            }
-            Ok(Err(e)) => return Err(failed(e.to_string())),
-            Ok(Ok(())) if echo != payload => {
-                return Err(failed("the echo differs from what was sent".into()));
-            }
-            Ok(Ok(())) => rtts.push(started.elapsed()),
+            Err(_) => Err(PingError::Timeout {
+                peer,
+                after: TIMEOUT,
+            }),
+            Ok(Err(e)) => Err(PingError::Failed {
+                peer,
+                reason: e.to_string(),
+            }),
+            Ok(Ok(())) if echo != payload => Err(PingError::Failed {
+                peer,
+                reason: "the echo differs from what was sent".into(),
+            }),
+            Ok(Ok(())) => Ok(started.elapsed()),
         }
     }
-    // The pings above are what count; the peer may already have closed its side.
-    let _ = stream.close().await;
-    Ok(rtts)
+
+    /// Closes the stream (the peer may already have closed its side).
+    pub async fn close(mut self) {
+        let _ = self.stream.close().await;
+    }
 }

@@ -7,7 +7,7 @@
 //! flight per peer; the rest waits as CIDs, so a greedy peer costs memory for its wantlist
 //! only.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash as StdHash;
 
 use cid::Cid;
@@ -15,19 +15,62 @@ use multihash::Multihash;
 
 use super::Outbox;
 use crate::message::{Message, Presence, WantType};
-use crate::{Block, Blockstore, Config};
+use crate::{Block, Blockstore, Config, check_cid};
 
 struct Entry {
     cid: Cid,
     want_type: WantType,
 }
 
+/// One peer's ledger. Every entry is keyed by multihash, at most once across `wants`, `queued`
+/// and `presences` together, and their sum is bounded by [`Config::with_max_wants_per_peer`]:
+/// a peer repeating wants, or wanting blocks we have faster than it reads them, holds no more
+/// than that. A cancel costs `O(log n)`.
 #[derive(Default)]
 struct Ledger {
+    /// Wants for blocks we lack, answered when the block is added.
     wants: HashMap<Multihash<64>, Entry>,
-    blocks: VecDeque<Cid>,
-    presences: Vec<(Cid, Presence)>,
+    /// Blocks to send, in the order they were wanted.
+    queue: BTreeMap<u64, Cid>,
+    /// Where each queued block is in `queue`.
+    queued: HashMap<Multihash<64>, u64>,
+    next: u64,
+    /// HAVE / DONT_HAVE answers not sent yet.
+    presences: HashMap<Multihash<64>, (Cid, Presence)>,
     in_flight: usize,
+}
+
+impl Ledger {
+    fn len(&self) -> usize {
+        self.wants.len() + self.queued.len() + self.presences.len()
+    }
+
+    fn holds(&self, key: &Multihash<64>) -> bool {
+        self.wants.contains_key(key) || self.queued.contains_key(key)
+    }
+
+    fn enqueue(&mut self, cid: Cid) {
+        if self.queued.contains_key(cid.hash()) {
+            return;
+        }
+        self.queued.insert(*cid.hash(), self.next);
+        self.queue.insert(self.next, cid);
+        self.next += 1;
+    }
+
+    fn dequeue(&mut self) -> Option<Cid> {
+        let (_, cid) = self.queue.pop_first()?;
+        self.queued.remove(cid.hash());
+        Some(cid)
+    }
+
+    fn forget(&mut self, key: &Multihash<64>) {
+        self.wants.remove(key);
+        if let Some(at) = self.queued.remove(key) {
+            self.queue.remove(&at);
+        }
+        self.presences.remove(key);
+    }
 }
 
 pub(super) struct Server<P> {
@@ -45,7 +88,16 @@ impl<P: Copy + Eq + StdHash> Server<P> {
         self.ledgers.remove(peer);
     }
 
-    /// Takes in `peer`'s wants; false when it wanted more than its ledger holds.
+    /// The entries `peer`'s ledger holds.
+    #[cfg(test)]
+    pub(super) fn ledger_len(&self, peer: &P) -> usize {
+        self.ledgers.get(peer).map_or(0, Ledger::len)
+    }
+
+    /// Takes in `peer`'s wants; false when it wanted more than its ledger holds. Entries with
+    /// a CID we would never serve (unsupported codec or hash, a digest of the wrong length)
+    /// are ignored, as boxo's verifcid does; the store is consulted only for entries the
+    /// ledger has room for.
     pub(super) fn handle_wants(
         &mut self,
         peer: P,
@@ -56,40 +108,44 @@ impl<P: Copy + Eq + StdHash> Server<P> {
         let ledger = self.ledgers.entry(peer).or_default();
         if message.full {
             ledger.wants.clear();
+            ledger.queue.clear();
+            ledger.queued.clear();
         }
         let mut within_limit = true;
         for want in &message.wants {
             let key = *want.cid.hash();
             if want.cancel {
-                ledger.wants.remove(&key);
-                ledger.blocks.retain(|c| c.hash() != &key);
+                ledger.forget(&key);
+                continue;
+            }
+            if check_cid(&want.cid).is_err() || ledger.holds(&key) {
+                continue;
+            }
+            if ledger.len() >= config.max_wants_per_peer {
+                within_limit = false;
                 continue;
             }
             // A store failure reads as "missing": the peer gets DONT_HAVE, never a bad block.
             let size = store.size(&want.cid).ok().flatten();
             match (want.want_type, size) {
-                (WantType::Block, Some(_)) => ledger.blocks.push_back(want.cid),
+                (WantType::Block, Some(_)) => ledger.enqueue(want.cid),
                 (WantType::Have, Some(size)) if size < config.inline_block_size => {
-                    ledger.blocks.push_back(want.cid)
+                    ledger.enqueue(want.cid)
                 }
-                (WantType::Have, Some(_)) => ledger.presences.push((want.cid, Presence::Have)),
+                (WantType::Have, Some(_)) => {
+                    ledger.presences.insert(key, (want.cid, Presence::Have));
+                }
                 (want_type, None) => {
                     if want.send_dont_have {
-                        ledger.presences.push((want.cid, Presence::DontHave));
+                        ledger.presences.insert(key, (want.cid, Presence::DontHave));
                     }
-                    if ledger.wants.len() < config.max_wants_per_peer
-                        || ledger.wants.contains_key(&key)
-                    {
-                        ledger.wants.insert(
-                            key,
-                            Entry {
-                                cid: want.cid,
-                                want_type,
-                            },
-                        );
-                    } else {
-                        within_limit = false;
-                    }
+                    ledger.wants.insert(
+                        key,
+                        Entry {
+                            cid: want.cid,
+                            want_type,
+                        },
+                    );
                 }
             }
         }
@@ -104,9 +160,11 @@ impl<P: Copy + Eq + StdHash> Server<P> {
             };
             match entry.want_type {
                 WantType::Have if block.data().len() >= config.inline_block_size => {
-                    ledger.presences.push((entry.cid, Presence::Have));
+                    ledger
+                        .presences
+                        .insert(*entry.cid.hash(), (entry.cid, Presence::Have));
                 }
-                _ => ledger.blocks.push_back(entry.cid),
+                _ => ledger.enqueue(entry.cid),
             }
         }
     }
@@ -127,11 +185,14 @@ impl<P: Copy + Eq + StdHash> Server<P> {
         let mut extra = Vec::new();
         for (peer, ledger) in &mut self.ledgers {
             if !ledger.presences.is_empty() {
-                outbox.to(*peer).presences.append(&mut ledger.presences);
+                outbox
+                    .to(*peer)
+                    .presences
+                    .extend(ledger.presences.drain().map(|(_, presence)| presence));
             }
             let mut size = 0;
             while ledger.in_flight < config.max_in_flight_bytes {
-                let Some(cid) = ledger.blocks.pop_front() else {
+                let Some(cid) = ledger.dequeue() else {
                     break;
                 };
                 let Ok(Some(block)) = store.get(&cid) else {

@@ -433,3 +433,92 @@ fn answers_in_flight_are_bounded() {
         assert!(rounds < 32, "answers stalled at {total} bytes");
     }
 }
+
+fn want(cid: Cid, want_type: WantType, cancel: bool) -> crate::Want {
+    crate::Want {
+        cid,
+        priority: 1,
+        cancel,
+        want_type,
+        send_dont_have: true,
+    }
+}
+
+/// An engine whose store holds `n` blocks of 256 KiB, with peer 1 connected, and little room
+/// in flight, so that wanted blocks wait in the ledger.
+fn serving(n: usize, config: Config) -> (Engine<usize>, MemoryBlockstore, Vec<Block>) {
+    let mut engine = Engine::new(config.with_max_in_flight_bytes(1));
+    let store = MemoryBlockstore::new();
+    let blocks: Vec<Block> = (0..n).map(|i| block(i, 256 * 1024)).collect();
+    for b in &blocks {
+        store.put(b).expect("put");
+    }
+    engine.peer_connected(1, Version::V1_2);
+    (engine, store, blocks)
+}
+
+fn from_peer(engine: &mut Engine<usize>, store: &MemoryBlockstore, wants: Vec<crate::Want>) {
+    let message = Message {
+        wants,
+        ..Message::default()
+    };
+    engine.handle_message(1, Version::V1_2, message, store, Instant::now());
+    while engine.poll_action().is_some() {}
+}
+
+/// A peer that wants what we have and never reads holds at most its ledger's limit, however
+/// often it repeats itself; repeats are one entry each and are not punished.
+#[test]
+fn a_peer_that_never_reads_holds_a_bounded_ledger() {
+    let (mut engine, store, blocks) = serving(64, Config::new().with_max_wants_per_peer(16));
+    let repeated: Vec<_> = (0..1000)
+        .map(|i| want(*blocks[i % 4].cid(), WantType::Block, false))
+        .collect();
+    from_peer(&mut engine, &store, repeated);
+    // One block went out (the in-flight room); the other three wait, each once.
+    assert_eq!(engine.server.ledger_len(&1), 3);
+    let strikes = |engine: &Engine<usize>| engine.peers[&1].strikes;
+    assert_eq!(strikes(&engine), 0);
+    for _ in 0..3 {
+        let all = blocks
+            .iter()
+            .map(|b| want(*b.cid(), WantType::Block, false))
+            .collect();
+        from_peer(&mut engine, &store, all);
+        assert!(engine.server.ledger_len(&1) <= 16);
+    }
+    assert_eq!(strikes(&engine), 3);
+}
+
+/// Cancels empty the ledger, and nothing cancelled goes out afterwards.
+#[test]
+fn cancelled_wants_are_not_served() {
+    let (mut engine, store, blocks) = serving(512, Config::new());
+    let all = |cancel| {
+        blocks
+            .iter()
+            .map(|b| want(*b.cid(), WantType::Block, cancel))
+            .collect::<Vec<_>>()
+    };
+    from_peer(&mut engine, &store, all(false));
+    assert_eq!(engine.server.ledger_len(&1), 511);
+    from_peer(&mut engine, &store, all(true));
+    assert_eq!(engine.server.ledger_len(&1), 0);
+    engine.message_sent(1, 256 * 1024, &store);
+    assert!(engine.poll_action().is_none());
+}
+
+/// `bafkreaa` (sha2-256, empty digest) and other CIDs we would never serve are not taken in:
+/// no ledger entry, no DONT_HAVE.
+#[test]
+fn wants_for_invalid_cids_are_ignored() {
+    let (mut engine, store, _) = serving(0, Config::new());
+    let empty: Cid = "bafkreaa".parse().expect("cid");
+    let message = Message {
+        wants: vec![want(empty, WantType::Have, false)],
+        ..Message::default()
+    };
+    engine.handle_message(1, Version::V1_2, message, &store, Instant::now());
+    assert!(engine.poll_action().is_none());
+    assert_eq!(engine.server.ledger_len(&1), 0);
+}

@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
+use futures::StreamExt as _;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::Notify;
@@ -333,16 +334,17 @@ async fn swarm_addrs_local(
 }
 
 /// Kubo's `ping`: a header line, one line per round trip, an average, as newline-delimited
-/// JSON.
+/// JSON. The lines are sent as the pings come back, so any count costs one stream and no
+/// memory, and a client that goes away ends the pings.
 async fn ping(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw);
-    let arg = query.args()?[0];
-    let target = match PeerId::from_str(arg) {
+    let arg = query.args()?[0].to_owned();
+    let target = match PeerId::from_str(&arg) {
         Ok(peer) => Multiaddr::empty().with(Protocol::P2p(peer)),
-        Err(_) => parse_addr(arg)?,
+        Err(_) => parse_addr(&arg)?,
     };
     let count = match query.get("count") {
         None => NonZeroU32::new(10).expect("10 is not zero"),
@@ -358,29 +360,39 @@ async fn ping(
         })
         .expect("plain struct serialises");
         json.push('\n');
-        json
+        Ok::<_, std::convert::Infallible>(json)
     };
-    let mut body = line(true, 0, format!("PING {arg}."));
-    match state.node.ping(&target, count).await {
-        Ok(rtts) => {
-            for rtt in &rtts {
-                body.push_str(&line(true, rtt.as_nanos() as u64, String::new()));
-            }
-            let average = rtts.iter().sum::<std::time::Duration>() / rtts.len() as u32;
-            body.push_str(&line(
-                true,
-                0,
-                format!("Average latency: {:.2}ms", average.as_secs_f64() * 1e3),
-            ));
+    let header = futures::stream::iter([line(true, 0, format!("PING {arg}."))]);
+    let pings = match state.node.pinger(&target).await {
+        Err(e) => futures::stream::iter([line(false, 0, e.to_string())]).boxed(),
+        Ok(pinger) => {
+            // (the stream while pings are left, pings left, pings done, their total)
+            let start = (Some(pinger), count.get(), 0u32, std::time::Duration::ZERO);
+            futures::stream::unfold(start, move |(pinger, left, done, total)| async move {
+                let mut pinger = pinger?;
+                if left == 0 {
+                    pinger.close().await;
+                    let average = total / done.max(1);
+                    let text = format!("Average latency: {:.2}ms", average.as_secs_f64() * 1e3);
+                    return Some((line(true, 0, text), (None, 0, done, total)));
+                }
+                match pinger.ping().await {
+                    Ok(rtt) => {
+                        let next = (Some(pinger), left - 1, done + 1, total + rtt);
+                        Some((line(true, rtt.as_nanos() as u64, String::new()), next))
+                    }
+                    Err(e) => Some((line(false, 0, e.to_string()), (None, 0, done, total))),
+                }
+            })
+            .boxed()
         }
-        Err(e) => body.push_str(&line(false, 0, e.to_string())),
-    }
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::HeaderName::from_static("x-chunked-output"), "1"),
         ],
-        body,
+        axum::body::Body::from_stream(header.chain(pings)),
     )
         .into_response())
 }

@@ -1,10 +1,8 @@
 //! The `switchboard` binary as a person uses it: real daemons, real sockets, real processes.
 
-use std::io::{Read, Write};
-
 use switchboard_node::Repo;
 
-use crate::support::{Daemon, eventually, init_repo, run_err, run_ok};
+use crate::support::{Daemon, api_port, eventually, http_status, init_repo, run_err, run_ok};
 
 /// Two daemons on throwaway repos connect with `swarm connect` over each transport and list
 /// each other in `swarm peers`.
@@ -187,61 +185,38 @@ fn repo_errors_are_one_line() {
     assert!(err.contains("no repo at"), "{err}");
 }
 
-/// Sends a raw HTTP request and returns the status code.
-fn http_status(api: &str, request: &str) -> u16 {
-    let addr: libp2p::Multiaddr = api.trim().parse().expect("api multiaddr");
-    let port = addr
-        .iter()
-        .find_map(|p| match p {
-            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
-            _ => None,
-        })
-        .expect("tcp port");
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to API");
-    stream
-        .write_all(request.replace("PORT", &port.to_string()).as_bytes())
-        .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line")
-}
-
 #[test]
 fn api_refuses_cross_origin_requests_like_kubo() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = init_repo(tmp.path(), "a");
     let _daemon = Daemon::start(&repo, &[]);
-    let api = std::fs::read_to_string(repo.join("api")).expect("api file");
+    let api = api_port(&repo);
     let req = |extra: &str, method: &str| {
         format!(
             "{method} /api/v0/id HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n{extra}Connection: close\r\n\r\n"
         )
     };
-    assert_eq!(http_status(&api, &req("", "POST")), 200);
+    assert_eq!(http_status(api, &req("", "POST")), 200);
     assert_eq!(
-        http_status(&api, &req("Origin: http://127.0.0.1:PORT\r\n", "POST")),
+        http_status(api, &req("Origin: http://127.0.0.1:PORT\r\n", "POST")),
         200
     );
     assert_eq!(
-        http_status(&api, &req("Origin: https://evil.example\r\n", "POST")),
+        http_status(api, &req("Origin: https://evil.example\r\n", "POST")),
         403
     );
     assert_eq!(
-        http_status(&api, &req("Referer: https://evil.example/page\r\n", "POST")),
+        http_status(api, &req("Referer: https://evil.example/page\r\n", "POST")),
         403
     );
     assert_eq!(
-        http_status(&api, &req("Sec-Fetch-Site: cross-site\r\n", "POST")),
+        http_status(api, &req("Sec-Fetch-Site: cross-site\r\n", "POST")),
         403
     );
     let rebinding =
         "POST /api/v0/id HTTP/1.1\r\nHost: evil.example:PORT\r\nConnection: close\r\n\r\n";
-    assert_eq!(http_status(&api, rebinding), 403);
-    assert_eq!(http_status(&api, &req("", "GET")), 405);
+    assert_eq!(http_status(api, rebinding), 403);
+    assert_eq!(http_status(api, &req("", "GET")), 405);
 }
 
 #[test]

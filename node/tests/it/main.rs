@@ -10,5 +10,7 @@ mod keys;
 mod lan;
 mod mdns;
 mod nodes;
+mod preauth;
+mod rpc;
 mod support;
 mod webrtc;

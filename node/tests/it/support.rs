@@ -276,3 +276,40 @@ pub(crate) fn init_repo(tmp: &Path, name: &str) -> PathBuf {
     run_ok(&repo, &["init", "--profile", "test"]);
     repo
 }
+
+/// The port of the RPC API a daemon on `repo` serves, from its `api` file.
+pub(crate) fn api_port(repo: &Path) -> u16 {
+    let api = std::fs::read_to_string(repo.join("api")).expect("api file");
+    let addr: Multiaddr = api.trim().parse().expect("api multiaddr");
+    addr.iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("tcp port")
+}
+
+/// Sends a raw HTTP request (`PORT` in it replaced by the port) to the API on `port`; the
+/// connection, to read the answer from.
+pub(crate) fn http_request(port: u16, request: &str) -> std::net::TcpStream {
+    use std::io::Write as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to API");
+    stream
+        .write_all(request.replace("PORT", &port.to_string()).as_bytes())
+        .expect("send");
+    stream
+}
+
+/// Sends a raw HTTP request and returns the status code.
+pub(crate) fn http_status(port: u16, request: &str) -> u16 {
+    use std::io::Read as _;
+    let mut response = String::new();
+    http_request(port, request)
+        .read_to_string(&mut response)
+        .expect("read");
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line")
+}

@@ -13,6 +13,12 @@ use crate::{
     Unsupported, is_ip, protocols,
 };
 
+/// The largest websocket message (and frame) accepted: 1 MiB. A frame's buffer is allocated at
+/// the length its header declares, before the peer has authenticated (libp2p-websocket's
+/// default of 256 MiB let 16 connections sending one 14-byte header each take 4 GiB). libp2p
+/// peers send one security frame per message, at most 64 KiB with noise.
+const MAX_MESSAGE_SIZE: usize = 1024 * 1024;
+
 /// WebSocket over TCP, upgraded like TCP (noise and/or TLS, yamux) inside the websocket.
 ///
 /// Listens on `/ws`, and on `/wss` or `/tls/ws` when it has a [`Certificate`]. Dials what its
@@ -120,6 +126,7 @@ impl Transport for WebSocket {
                 let tcp = crate::dns(|| crate::tcp::ExclusivePort::new(config.clone()));
                 let mut ws = libp2p::websocket::Config::new(tcp);
                 ws.set_tls_config(self.tls_config()?);
+                ws.set_max_data_size(MAX_MESSAGE_SIZE);
                 crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)
             }
             runtime => Err(BuildError::UnsupportedRuntime {

@@ -14,7 +14,11 @@ use crate::api::{BlockRmLine, BlockStat, parse_duration};
 
 fn cid_arg(query: &Query) -> Result<Cid, ApiError> {
     let arg = query.args()?[0];
-    Cid::from_str(arg).map_err(|e| ApiError::bad_request(format!("invalid cid `{arg}`: {e}")))
+    let cid = Cid::from_str(arg)
+        .map_err(|e| ApiError::bad_request(format!("invalid cid `{arg}`: {e}")))?;
+    switchboard_exchange::check_cid(&cid)
+        .map_err(|e| ApiError::bad_request(format!("invalid cid `{arg}`: {e}")))?;
+    Ok(cid)
 }
 
 fn timeout(query: &Query) -> Result<Duration, ApiError> {
