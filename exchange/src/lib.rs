@@ -36,4 +36,4 @@ pub use cid::Cid;
 pub use config::Config;
 pub use engine::{Action, Engine, Misbehaviour};
 pub use message::{DecodeError, MAX_MESSAGE_SIZE, Message, Presence, Version, Want, WantType};
-pub use protocol::{PROTOCOLS, ReadError, read_message, write_message};
+pub use protocol::{PROTOCOLS, ReadError, read_body, read_length, read_message, write_message};

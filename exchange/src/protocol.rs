@@ -35,6 +35,16 @@ pub enum ReadError {
 pub async fn read_message<S: AsyncRead + Unpin>(
     stream: &mut S,
 ) -> Result<Option<Message>, ReadError> {
+    match read_length(stream).await? {
+        Some(len) => read_body(stream, len).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the next message's length prefix, checked against [`MAX_MESSAGE_SIZE`]; `None` at a
+/// clean end of stream. With [`read_body`], for a reader that reserves memory for a message
+/// before reading it.
+pub async fn read_length<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Option<usize>, ReadError> {
     let mut len: u64 = 0;
     for i in 0..10 {
         let mut byte = [0u8];
@@ -50,12 +60,23 @@ pub async fn read_message<S: AsyncRead + Unpin>(
             if len > MAX_MESSAGE_SIZE as u64 {
                 return Err(ReadError::TooLarge(len));
             }
-            let mut buf = vec![0u8; len as usize];
-            stream.read_exact(&mut buf).await?;
-            return Ok(Some(Message::decode(&buf)?));
+            return Ok(Some(len as usize));
         }
     }
     Err(ReadError::Length)
+}
+
+/// Reads and decodes a message of `len` bytes (at most [`MAX_MESSAGE_SIZE`]).
+pub async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    len: usize,
+) -> Result<Message, ReadError> {
+    if len > MAX_MESSAGE_SIZE {
+        return Err(ReadError::TooLarge(len as u64));
+    }
+    let mut buf = vec![0u8; len];
+    stream.read_exact(&mut buf).await?;
+    Ok(Message::decode(&buf)?)
 }
 
 /// Writes one message for a peer speaking `version` and flushes.

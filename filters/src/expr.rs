@@ -257,10 +257,16 @@ fn is_wss(addr: &Multiaddr) -> bool {
     }
 }
 
+/// The address's host IP. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, as a dual-stack
+/// socket reports an IPv4 peer) is the IPv4 address it carries, so `loopback` and
+/// `ip 127.0.0.0/8` see it for what it is.
 fn host_ip(addr: &Multiaddr) -> Option<IpAddr> {
     match addr.iter().next()? {
         Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        Protocol::Ip6(ip) => Some(match ip.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(ip),
+        }),
         _ => None,
     }
 }

@@ -34,7 +34,10 @@ fn blocks(count: usize) -> Vec<Block> {
 }
 
 async fn node(listen: &str, store: Option<Arc<dyn Blockstore>>) -> Node {
-    let mut builder = Node::builder(profile::Daemon).with_mdns(false);
+    // The provider serves perf, the raw stream throughput the exchange is measured against.
+    let mut builder = Node::builder(profile::Daemon)
+        .with_mdns(false)
+        .with_perf_server(true);
     if !listen.is_empty() {
         builder = builder.with_listen_addr(listen.parse().expect("listen address"));
     }

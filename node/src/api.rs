@@ -144,6 +144,113 @@ pub struct BitswapStatResponse {
     pub messages_received: u64,
 }
 
+/// `swarm/resources`: what the node has in use next to each limit, a row per resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourcesResponse {
+    /// The rows.
+    pub rows: Vec<ResourceRow>,
+}
+
+/// One resource of one scope: `system` (the whole node), `peer` and `ip` (the busiest one),
+/// `connmgr`, `protocol:<name>`, `protocol-peer:<name>` (its busiest peer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceRow {
+    /// The scope.
+    pub scope: String,
+    /// What is counted.
+    pub resource: String,
+    /// In use now (or, for counters such as `refused`, since the node started).
+    pub usage: u64,
+    /// The limit; none for counters.
+    pub limit: Option<u64>,
+}
+
+impl ResourcesResponse {
+    /// The rows of a node's [`Resources`](crate::Resources).
+    pub fn of(resources: &crate::Resources) -> Self {
+        let (c, l) = (&resources.connections, &resources.limits);
+        let row = |scope: &str, resource: &str, usage: u64, limit: Option<u64>| ResourceRow {
+            scope: scope.to_owned(),
+            resource: resource.to_owned(),
+            usage,
+            limit,
+        };
+        let mut rows = vec![
+            row(
+                "system",
+                "connections",
+                c.established.into(),
+                Some(l.max_connections.into()),
+            ),
+            row("system", "connections-inbound", c.inbound.into(), None),
+            row(
+                "system",
+                "pending-inbound",
+                c.pending_inbound.into(),
+                Some(l.max_pending.into()),
+            ),
+            row(
+                "system",
+                "pending-outbound",
+                c.pending_outbound.into(),
+                Some(l.max_pending.into()),
+            ),
+            row(
+                "peer",
+                "connections",
+                c.busiest_peer.into(),
+                Some(l.max_connections_per_peer.into()),
+            ),
+            row(
+                "ip",
+                "connections",
+                c.busiest_ip.into(),
+                Some(l.max_connections_per_ip.into()),
+            ),
+            row(
+                "connmgr",
+                "high-water",
+                c.established.into(),
+                Some(l.high_water.into()),
+            ),
+            row(
+                "connmgr",
+                "low-water",
+                c.established.into(),
+                Some(l.low_water.into()),
+            ),
+            row("connmgr", "trimmed", c.trimmed, None),
+            row("system", "banned-peers", c.banned.into(), None),
+        ];
+        for s in &resources.streams {
+            let scope = format!("protocol:{}", s.service);
+            rows.push(row(
+                &scope,
+                "streams-inbound",
+                s.open.into(),
+                Some(s.limit.into()),
+            ));
+            rows.push(row(&scope, "refused", s.refused, None));
+            let scope = format!("protocol-peer:{}", s.service);
+            rows.push(row(
+                &scope,
+                "streams-inbound",
+                s.busiest_peer.into(),
+                Some(s.limit_per_peer.into()),
+            ));
+        }
+        rows.push(row(
+            "protocol:bitswap",
+            "read-bytes",
+            resources.bitswap_reading,
+            Some(l.bitswap_read_budget),
+        ));
+        Self { rows }
+    }
+}
+
 /// A CID as a JSON link, `{"/": "bafy…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CidLink {

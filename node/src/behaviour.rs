@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
+use libp2p::identify;
 use libp2p::identity::Keypair;
 #[cfg(not(wasm_browser))]
 use libp2p::mdns;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{connection_limits, identify};
 use switchboard_filters::Policy;
 
 use crate::config::Limits;
 use crate::gate::{Advertised, Gate};
+use crate::resources::Resources;
 
 /// The identify protocol version, as Kubo and js-libp2p announce it.
 const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
@@ -41,7 +42,7 @@ type Mdns = libp2p::swarm::dummy::Behaviour;
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     gate: Gate,
-    limits: connection_limits::Behaviour,
+    pub(crate) resources: Resources,
     pub(crate) identify: Advertised<identify::Behaviour>,
     pub(crate) mdns: Toggle<Mdns>,
     pub(crate) stream: libp2p_stream::Behaviour,
@@ -65,14 +66,9 @@ impl Behaviour {
         } else {
             None
         };
-        let limits = connection_limits::ConnectionLimits::default()
-            .with_max_established(Some(limits.max_connections))
-            .with_max_established_per_peer(Some(limits.max_connections_per_peer))
-            .with_max_pending_incoming(Some(limits.max_pending))
-            .with_max_pending_outgoing(Some(limits.max_pending));
         Ok(Self {
             gate: Gate::new(policy.clone()),
-            limits: connection_limits::Behaviour::new(limits),
+            resources: Resources::new(limits.clone()),
             identify: Advertised::new(identify, policy, peer),
             mdns: mdns.into(),
             stream: libp2p_stream::Behaviour::new(),

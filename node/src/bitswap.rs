@@ -9,23 +9,30 @@
 //!
 //! Fetched blocks are stored on the blocking pool, a few batches at once, while the driver goes
 //! on receiving; a waiter gets its block once it is stored.
+//!
+//! What a peer can make the driver hold is bounded: inbound streams and the bytes of messages
+//! being read (`inbound.rs`), its ledger (the engine), the messages waiting for its writer
+//! ([`Limits::max_queued_messages_per_peer`]: a peer that stops reading is disconnected) and
+//! the time a write may take (`writer.rs`). A peer the engine finds misbehaving is banned.
+
+mod inbound;
+mod writer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{Either, select};
-use futures::io::{ReadHalf, WriteHalf};
-use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{
     Action, Block, Blockstore, Cid, Config, Engine, Message, PROTOCOLS, ReadError, Version,
-    read_message, write_message,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::config::Limits;
+use crate::inbound::Slots;
 use crate::node::{Command as NodeCommand, Event};
 use crate::rt;
+use inbound::{MAX_INBOUND_STREAMS, ReadBudget, Reservation};
 
 /// Commands queued from handles.
 const COMMAND_QUEUE: usize = 64;
@@ -33,16 +40,6 @@ const COMMAND_QUEUE: usize = 64;
 const INBOUND_QUEUE: usize = 64;
 /// Messages waiting for one peer's writer.
 const WRITER_QUEUE: usize = 16;
-/// Inbound streams read at once; more are dropped (and logged).
-const MAX_INBOUND_STREAMS: usize = 128;
-/// How long a writer keeps an idle stream open.
-const WRITER_IDLE: Duration = Duration::from_secs(5);
-/// Further attempts to open a stream before a batch of messages is given up.
-const OPEN_RETRIES: u32 = 3;
-/// The wait before the first retry, growing linearly.
-const OPEN_BACKOFF: Duration = Duration::from_millis(100);
-/// How long an inbound stream may stay silent before it is dropped (Helia uses 10 s too).
-const INBOUND_IDLE: Duration = Duration::from_secs(30);
 /// Batches of fetched blocks being stored at once; later batches wait their turn.
 const MAX_STORE_WRITES: usize = 4;
 
@@ -101,14 +98,22 @@ pub struct BitswapStat {
 
 enum Input {
     Command(Command),
-    /// A message from a peer, read from a stream speaking this version.
-    Inbound(PeerId, Version, Result<Message, ReadError>),
+    /// A message from a peer, read from a stream speaking this version, with the share of the
+    /// read budget its bytes hold until it is handled.
+    Inbound {
+        peer: PeerId,
+        version: Version,
+        message: Result<Message, ReadError>,
+        _reservation: Option<Reservation>,
+    },
     Sent(Sent),
     /// A batch of fetched blocks is stored (or the store failed or panicked, which was
     /// logged).
     Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
+    /// The peers connected now, after node events were missed.
+    Connected(HashSet<PeerId>),
     Timeout,
 }
 
@@ -126,6 +131,9 @@ struct Sent {
 pub(crate) struct Bitswap {
     commands: mpsc::Sender<Command>,
     store: Arc<dyn Blockstore>,
+    slots: Slots,
+    budget: ReadBudget,
+    limits: Limits,
 }
 
 impl Bitswap {
@@ -135,14 +143,33 @@ impl Bitswap {
         mut control: libp2p_stream::Control,
         events: broadcast::Receiver<Event>,
         node_commands: mpsc::Sender<NodeCommand>,
+        limits: &Limits,
     ) -> Self {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        // One set of slots and one budget for every Bitswap version: a peer cannot get more
+        // by speaking several.
+        let slots = Slots::new(
+            "bitswap",
+            MAX_INBOUND_STREAMS,
+            limits.max_bitswap_streams_per_peer,
+        );
+        let budget = ReadBudget::new(
+            limits.bitswap_read_budget,
+            limits.bitswap_read_budget_per_peer,
+        );
         for (name, version) in PROTOCOLS {
             let incoming = control
                 .accept(StreamProtocol::new(name))
                 .expect("only bitswap registers bitswap");
-            rt::spawn(serve_inbound(incoming, version, inbound_tx.clone()));
+            rt::spawn(inbound::serve(
+                incoming,
+                version,
+                slots.clone(),
+                budget.clone(),
+                limits.bitswap_stream_idle(),
+                inbound_tx.clone(),
+            ));
         }
         let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
         let driver = Driver {
@@ -158,13 +185,36 @@ impl Bitswap {
             sent_tx,
             stat: BitswapStat::default(),
             node_commands,
+            max_queued: limits.max_queued_messages_per_peer as usize,
+            write_timeout: limits.write_timeout(),
         };
         rt::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
-        Self { commands, store }
+        Self {
+            commands,
+            store,
+            slots,
+            budget,
+            limits: limits.clone(),
+        }
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Blockstore> {
         &self.store
+    }
+
+    /// The inbound stream slots.
+    pub(crate) fn slots(&self) -> &Slots {
+        &self.slots
+    }
+
+    /// Bytes of messages being read or waiting for the engine.
+    pub(crate) fn reading(&self) -> u64 {
+        self.budget.in_use()
+    }
+
+    /// The limits the node was built with.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Stores a block and offers it to peers that want it.
@@ -201,57 +251,39 @@ impl Bitswap {
             .send(Command::Get { cid, reply })
             .await
             .map_err(|_| GetError::Stopped)?;
+        // However this ends (an answer, the timeout, or the caller dropping the future), the
+        // want is given up unless the block came: no caller, no want.
+        let mut give_up = GiveUp {
+            commands: &self.commands,
+            cid: Some(cid),
+        };
         match rt::timeout(timeout, answer).await {
-            Ok(Ok(block)) => Ok(block),
-            Ok(Err(_)) => Err(GetError::Stopped),
-            Err(_) => {
-                let _ = self.commands.send(Command::GiveUp(cid)).await;
-                Err(GetError::Timeout {
-                    cid,
-                    after: timeout,
-                })
+            Ok(Ok(block)) => {
+                give_up.cid = None;
+                Ok(block)
             }
+            Ok(Err(_)) => Err(GetError::Stopped),
+            Err(_) => Err(GetError::Timeout {
+                cid,
+                after: timeout,
+            }),
         }
     }
 }
 
-/// Reads every inbound Bitswap stream, message by message, into the driver's queue.
-async fn serve_inbound(
-    incoming: libp2p_stream::IncomingStreams,
-    version: Version,
-    inbound: mpsc::Sender<Input>,
-) {
-    crate::inbound::serve(
-        incoming,
-        MAX_INBOUND_STREAMS,
-        "bitswap",
-        move |peer, mut stream| {
-            let inbound = inbound.clone();
-            async move {
-                loop {
-                    let next = rt::timeout(INBOUND_IDLE, read_message(&mut stream)).await;
-                    let message = match next {
-                        Ok(Ok(Some(message))) => Ok(message),
-                        Ok(Ok(None)) | Err(_) => break,
-                        // A stream that broke is the transport's problem, not misbehaviour.
-                        Ok(Err(ReadError::Io(_))) => break,
-                        Ok(Err(e)) => Err(e),
-                    };
-                    let failed = message.is_err();
-                    if inbound
-                        .send(Input::Inbound(peer, version, message))
-                        .await
-                        .is_err()
-                        || failed
-                    {
-                        break;
-                    }
-                }
-                let _ = stream.close().await;
-            }
-        },
-    )
-    .await
+/// Tells the driver a waiter is gone when dropped. A full command queue loses the message;
+/// the driver's sweep of closed waiters ([`Driver::sweep`]) catches those.
+struct GiveUp<'a> {
+    commands: &'a mpsc::Sender<Command>,
+    cid: Option<Cid>,
+}
+
+impl Drop for GiveUp<'_> {
+    fn drop(&mut self) {
+        if let Some(cid) = self.cid.take() {
+            let _ = self.commands.try_send(Command::GiveUp(cid));
+        }
+    }
 }
 
 struct Driver {
@@ -270,6 +302,8 @@ struct Driver {
     sent_tx: mpsc::Sender<Input>,
     stat: BitswapStat,
     node_commands: mpsc::Sender<NodeCommand>,
+    max_queued: usize,
+    write_timeout: Duration,
 }
 
 /// What a message carries, at trace level.
@@ -317,13 +351,45 @@ impl Driver {
                 Some(input) = sent.recv() => input,
                 event = events.recv() => match event {
                     Ok(event) => Input::Node(event),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    // Missed events may have been disconnections: ask who is connected.
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "bitswap missed node events; resynchronising");
+                        match self.connected().await {
+                            Some(peers) => Input::Connected(peers),
+                            None => return,
+                        }
+                    }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 () = sleep => Input::Timeout,
             };
             self.handle(input);
             self.drain();
+        }
+    }
+
+    /// The peers connected now; `None` once the node has stopped.
+    async fn connected(&self) -> Option<HashSet<PeerId>> {
+        let (reply, answer) = oneshot::channel();
+        self.node_commands
+            .send(NodeCommand::Peers(reply))
+            .await
+            .ok()?;
+        Some(answer.await.ok()?.into_iter().map(|p| p.peer).collect())
+    }
+
+    /// Forgets waiters whose callers went away, and the wants nobody waits for any more.
+    fn sweep(&mut self) {
+        let mut abandoned = Vec::new();
+        self.waiting.retain(|cid, waiters| {
+            waiters.retain(|w| !w.is_closed());
+            if waiters.is_empty() {
+                abandoned.push(*cid);
+            }
+            !waiters.is_empty()
+        });
+        for cid in abandoned {
+            self.engine.cancel(&cid);
         }
     }
 
@@ -349,13 +415,23 @@ impl Driver {
                 self.complete(&block);
                 self.engine.block_added(&block, self.store.as_ref());
             }
-            Input::Inbound(peer, version, Ok(message)) => {
+            Input::Inbound {
+                peer,
+                version,
+                message: Ok(message),
+                ..
+            } => {
                 trace_message("in", peer, &message);
                 self.stat.messages_received += 1;
                 self.engine
                     .handle_message(peer, version, message, self.store.as_ref(), now)
             }
-            Input::Inbound(peer, version, Err(e)) => {
+            Input::Inbound {
+                peer,
+                version,
+                message: Err(e),
+                ..
+            } => {
                 tracing::debug!(%peer, error = %e, "malformed bitswap message");
                 self.engine.handle_malformed(peer, version);
             }
@@ -403,7 +479,23 @@ impl Driver {
                 self.engine.peer_disconnected(peer, now);
             }
             Input::Node(_) => {}
-            Input::Timeout => self.engine.handle_timeout(now),
+            Input::Connected(connected) => {
+                let gone: Vec<PeerId> = self
+                    .engine
+                    .peers()
+                    .filter(|p| !connected.contains(p))
+                    .copied()
+                    .collect();
+                for peer in gone {
+                    self.writers.remove(&peer);
+                    self.overflow.remove(&peer);
+                    self.engine.peer_disconnected(peer, now);
+                }
+            }
+            Input::Timeout => {
+                self.sweep();
+                self.engine.handle_timeout(now);
+            }
         }
     }
 
@@ -456,10 +548,16 @@ impl Driver {
                     version,
                 } => {
                     trace_message("out", peer, &message);
-                    self.overflow
-                        .entry(peer)
-                        .or_default()
-                        .push_back((message, version));
+                    let queue = self.overflow.entry(peer).or_default();
+                    queue.push_back((message, version));
+                    if queue.len() > self.max_queued {
+                        // It stopped reading: what waits for it is dropped, and so is it.
+                        tracing::info!(%peer, queued = queue.len(), "dropping a bitswap peer that stopped reading");
+                        self.overflow.remove(&peer);
+                        self.writers.remove(&peer);
+                        let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
+                        continue;
+                    }
                     self.refill(peer);
                 }
                 Action::Received(block) => {
@@ -468,8 +566,12 @@ impl Driver {
                     received.push(block);
                 }
                 Action::Disconnect { peer, reason } => {
-                    tracing::info!(%peer, ?reason, "dropping a misbehaving bitswap peer");
-                    let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
+                    tracing::info!(%peer, ?reason, "banning a misbehaving bitswap peer");
+                    // Waits for room in the command queue rather than losing the ban.
+                    let commands = self.node_commands.clone();
+                    rt::spawn(async move {
+                        let _ = commands.send(NodeCommand::Ban(peer)).await;
+                    });
                 }
             }
         }
@@ -483,11 +585,12 @@ impl Driver {
         };
         let writer = self.writers.entry(peer).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            rt::spawn(write_to(
+            rt::spawn(writer::write_to(
                 peer,
                 self.control.clone(),
                 rx,
                 self.sent_tx.clone(),
+                self.write_timeout,
             ));
             tx
         });
@@ -516,182 +619,4 @@ impl Driver {
             }
         }
     }
-}
-
-/// Opens a Bitswap stream to `peer` with the newest protocol it accepts (older ones are tried
-/// once each, and the engine told of the downgrade), retrying briefly when the open fails.
-async fn open(
-    control: &mut libp2p_stream::Control,
-    peer: PeerId,
-    versions: &mut &'static [(&'static str, Version)],
-    done: &mpsc::Sender<Input>,
-) -> Option<(libp2p::Stream, Version)> {
-    let mut attempts = 0;
-    loop {
-        let ((name, version), rest) = versions.split_first()?;
-        match control.open_stream(peer, StreamProtocol::new(name)).await {
-            Ok(stream) => return Some((stream, *version)),
-            Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
-                *versions = rest;
-                let _ = done
-                    .send(Input::Downgrade(peer, rest.first().map(|(_, v)| *v)))
-                    .await;
-            }
-            // A connection going away mid-open: try again shortly, as boxo does (3 tries).
-            Err(e) if attempts < OPEN_RETRIES => {
-                attempts += 1;
-                tracing::debug!(%peer, error = %e, attempts, "cannot open a bitswap stream; retrying");
-                rt::sleep(OPEN_BACKOFF * attempts).await;
-            }
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
-                return None;
-            }
-        }
-    }
-}
-
-/// One peer's writer. Messages go out on one long-lived stream, as boxo sends them: every new
-/// stream is a chance for libp2p-stream to drop it on the receiving side when that side is
-/// busy, and a dropped stream loses its messages without an error. The stream is closed after
-/// [`WRITER_IDLE`] without messages (Helia drops idle ones after 10 s), and a message whose
-/// write fails is written once more on a fresh stream. Each message's block bytes are reported
-/// when written (or given up), so the engine's flow control moves on.
-async fn write_to(
-    peer: PeerId,
-    mut control: libp2p_stream::Control,
-    mut queue: mpsc::Receiver<(Message, Version)>,
-    done: mpsc::Sender<Input>,
-) {
-    let mut versions: &'static [(&'static str, Version)] = &PROTOCOLS;
-    let mut current: Option<Outbound> = None;
-    loop {
-        let next = match &mut current {
-            Some(outbound) => match outbound.idle(&mut queue).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "bitswap stream broke while idle");
-                    current = None;
-                    continue;
-                }
-            },
-            None => Ok(queue.recv().await),
-        };
-        let message = match next {
-            Ok(Some((message, _))) => message,
-            Ok(None) => break,
-            Err(rt::Elapsed) => {
-                if let Some(outbound) = current.take() {
-                    outbound.close().await;
-                }
-                continue;
-            }
-        };
-        let mut written = false;
-        for _ in 0..2 {
-            if current.is_none() {
-                current = open(&mut control, peer, &mut versions, &done)
-                    .await
-                    .map(|(stream, version)| Outbound::new(stream, version));
-            }
-            let Some(outbound) = &mut current else {
-                break;
-            };
-            if outbound.write(&message).await.is_ok() {
-                written = true;
-                break;
-            }
-            current = None;
-        }
-        let sent = Sent {
-            peer,
-            blocks: message.blocks.len(),
-            bytes: message.block_bytes(),
-            written,
-        };
-        if done.send(Input::Sent(sent)).await.is_err() || versions.is_empty() {
-            break;
-        }
-    }
-    if let Some(outbound) = current {
-        outbound.close().await;
-    }
-}
-
-/// A writer's stream, read while it is written to and while it idles.
-///
-/// A Bitswap peer writes nothing on a stream it accepted, but it may close its side, and Helia
-/// does so at once: over WebRTC that close waits for our acknowledgement, which only a read
-/// produces, and until it has it Helia reads nothing (and gives up on the stream once 4 MiB
-/// are waiting). Reading also notices a stream the peer reset, before the next write fails.
-struct Outbound {
-    writer: WriteHalf<libp2p::Stream>,
-    /// `None` once the peer closed its side: nothing more to read.
-    reader: Option<ReadHalf<libp2p::Stream>>,
-    version: Version,
-}
-
-impl Outbound {
-    fn new(stream: libp2p::Stream, version: Version) -> Self {
-        let (reader, writer) = stream.split();
-        Self {
-            writer,
-            reader: Some(reader),
-            version,
-        }
-    }
-
-    /// Writes `message`.
-    async fn write(&mut self, message: &Message) -> std::io::Result<()> {
-        let Self {
-            writer,
-            reader,
-            version,
-        } = self;
-        watching(
-            reader,
-            std::pin::pin!(write_message(writer, message, *version)),
-        )
-        .await?
-    }
-
-    /// Waits for the next message, for at most [`WRITER_IDLE`].
-    async fn idle(
-        &mut self,
-        queue: &mut mpsc::Receiver<(Message, Version)>,
-    ) -> std::io::Result<Result<Option<(Message, Version)>, rt::Elapsed>> {
-        watching(
-            &mut self.reader,
-            std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv())),
-        )
-        .await
-    }
-
-    async fn close(mut self) {
-        let _ = self.writer.close().await;
-    }
-}
-
-/// Runs `work` to its end while reading what the peer sends on `reader` (discarded): the peer
-/// closing its side empties `reader`, the stream breaking is the error.
-async fn watching<F: Future + Unpin>(
-    reader: &mut Option<ReadHalf<libp2p::Stream>>,
-    mut work: F,
-) -> std::io::Result<F::Output> {
-    while let Some(half) = reader.as_mut() {
-        let closed = {
-            let read = std::pin::pin!(async {
-                let mut discard = [0; 256];
-                while half.read(&mut discard).await? != 0 {}
-                Ok::<_, std::io::Error>(())
-            });
-            match select(&mut work, read).await {
-                Either::Left((output, _)) => return Ok(output),
-                Either::Right((closed, _)) => closed,
-            }
-        };
-        closed?;
-        *reader = None;
-    }
-    Ok(work.await)
 }

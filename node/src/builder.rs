@@ -15,7 +15,7 @@ use crate::behaviour::Behaviour;
 use crate::config::Limits;
 #[cfg(not(wasm_browser))]
 use crate::repo::Repo;
-use crate::runner::Runner;
+use crate::runner::{Parts, Runner};
 use crate::{BuildError, Node, Profile};
 
 /// Builds a [`Node`]: start from a [`Profile`] with [`Node::builder`], override with `with_*`,
@@ -33,6 +33,7 @@ pub struct Builder {
     limits: Limits,
     idle_timeout: Duration,
     blockstore: Option<Arc<dyn Blockstore>>,
+    serve_perf: bool,
 }
 
 impl Builder {
@@ -41,7 +42,7 @@ impl Builder {
     /// Defaults before the profile: a fresh ed25519 identity, blocks in memory, no transports,
     /// no listen addresses,
     /// a policy that allows everything, mDNS off, [`Security::NoiseThenTls`], the default
-    /// [`Limits`], and connections kept open for an hour without streams.
+    /// [`Limits`], connections kept open for an hour without streams, and perf not served.
     pub(crate) fn new(profile: &dyn Profile) -> Self {
         let builder = Self {
             profile: profile.name(),
@@ -55,6 +56,7 @@ impl Builder {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(3600),
             blockstore: None,
+            serve_perf: false,
         };
         profile.apply(builder)
     }
@@ -123,6 +125,13 @@ impl Builder {
         self
     }
 
+    /// Serves the libp2p perf protocol (`/perf/1.0.0`) to peers, or not (the default, as
+    /// Kubo): a perf stream moves as many bytes as the peer asks for.
+    pub fn with_perf_server(mut self, serve: bool) -> Self {
+        self.serve_perf = serve;
+        self
+    }
+
     /// Sets where blocks are kept.
     pub fn with_blockstore(mut self, blockstore: Arc<dyn Blockstore>) -> Self {
         self.blockstore = Some(blockstore);
@@ -148,6 +157,7 @@ impl Builder {
             .with_mdns(config.discovery.mdns)
             .with_policy(config.filters.clone())
             .with_limits(config.limits.clone())
+            .with_perf_server(config.perf.serve)
             .with_blockstore(repo.blockstore()?)
             .with_transport(Arc::new(websocket))
             .with_transport(Arc::new(
@@ -179,6 +189,7 @@ impl Builder {
             });
         }
         let policy = Arc::new(self.policy);
+        let stack = stack.with_dial_policy(policy.clone());
         let behaviour = Behaviour::new(&keypair, policy.clone(), &self.limits, self.mdns)
             .map_err(BuildError::Mdns)?;
         let swarm = Swarm::new(
@@ -192,12 +203,15 @@ impl Builder {
             .unwrap_or_else(|| Arc::new(MemoryBlockstore::new()));
         Runner::start(
             swarm,
-            blockstore,
-            keypair,
-            self.transports,
-            policy,
-            self.limits.dial_timeout(),
-            self.listen,
+            Parts {
+                blockstore,
+                keypair,
+                transports: self.transports,
+                policy,
+                limits: self.limits,
+                serve_perf: self.serve_perf,
+                listen: self.listen,
+            },
         )
         .await
     }

@@ -135,6 +135,12 @@ enum SwarmCommand {
         #[command(subcommand)]
         command: AddrsCommand,
     },
+    /// What the daemon has in use next to its limits (connections, streams, read budget).
+    Resources {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,6 +293,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 } => {
                     for addr in client.swarm_addrs_local(id)? {
                         outln!("{addr}");
+                    }
+                }
+                SwarmCommand::Resources { json } => {
+                    let resources = client.swarm_resources()?;
+                    if json {
+                        outln!("{}", serde_json::to_string_pretty(&resources)?);
+                    } else {
+                        outln!(
+                            "{:<26} {:<20} {:>12} {:>12}",
+                            "Scope",
+                            "Resource",
+                            "Usage",
+                            "Limit"
+                        );
+                        for row in resources.rows {
+                            let limit = row.limit.map_or("-".into(), |l| l.to_string());
+                            outln!(
+                                "{:<26} {:<20} {:>12} {:>12}",
+                                row.scope,
+                                row.resource,
+                                row.usage,
+                                limit
+                            );
+                        }
                     }
                 }
             }

@@ -22,6 +22,17 @@ pub struct Config {
     pub filters: Policy,
     /// Connection limits and timeouts.
     pub limits: Limits,
+    /// The perf protocol.
+    pub perf: Perf,
+}
+
+/// `[perf]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Perf {
+    /// Serve `/perf/1.0.0` to peers, so they can measure raw stream throughput to this node.
+    /// Default `false`, as Kubo: a perf stream moves as many bytes as the peer asks for.
+    pub serve: bool,
 }
 
 /// `[addresses]`.
@@ -57,7 +68,8 @@ pub struct Websocket {
     pub trust: Vec<PathBuf>,
 }
 
-/// `[limits]`.
+/// `[limits]`: what the node commits to peers, as Kubo's resource and connection managers
+/// bound it. `switchboard swarm resources` shows each next to what is in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Limits {
@@ -67,14 +79,64 @@ pub struct Limits {
     pub max_connections: u32,
     /// Established connections to one peer. Default 8.
     pub max_connections_per_peer: u32,
+    /// Connections from one IP address (an IPv6 /64), being set up or established; loopback
+    /// is not limited. Default 16.
+    pub max_connections_per_ip: u32,
     /// Connections being set up, each direction. Default 128.
     pub max_pending: u32,
+    /// Past this many connections the connection manager trims. Default 96, as Kubo's
+    /// `Swarm.ConnMgr.HighWater`.
+    pub high_water: u32,
+    /// What the connection manager trims down to. Default 32, as Kubo's `LowWater`.
+    pub low_water: u32,
+    /// Seconds a new connection is safe from trimming. Default 20, as Kubo's `GracePeriod`.
+    pub grace_period_secs: u64,
+    /// Seconds a peer that misbehaved (forged blocks, floods, malformed messages) is refused.
+    /// Default 600.
+    pub ban_secs: u64,
+    /// Inbound Bitswap streams one peer may have open at once (Helia opens one per message
+    /// batch, boxo one in all). Default 32; 128 for all peers together.
+    pub max_bitswap_streams_per_peer: u32,
+    /// Seconds an inbound Bitswap stream may go without a message that carries anything
+    /// before it is dropped (empty messages do not count). Default 30.
+    pub bitswap_stream_idle_secs: u64,
+    /// Bytes of Bitswap messages being read from all peers at once: a message's buffer is
+    /// taken from this budget before it is read, and a reader waits for room. Default 64 MiB.
+    pub bitswap_read_budget: u64,
+    /// Bytes of that budget one peer may hold. Default 16 MiB (four maximal messages).
+    pub bitswap_read_budget_per_peer: u64,
+    /// Messages waiting for a peer's Bitswap writer; a peer that lets more pile up (it stopped
+    /// reading) is disconnected. Default 256.
+    pub max_queued_messages_per_peer: u32,
+    /// Seconds one Bitswap message may take to write before the stream is given up.
+    /// Default 30.
+    pub write_timeout_secs: u64,
 }
 
 impl Limits {
     /// The dial timeout.
     pub fn dial_timeout(&self) -> Duration {
         Duration::from_secs(self.dial_timeout_secs)
+    }
+
+    /// How long a new connection is safe from the connection manager.
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_secs(self.grace_period_secs)
+    }
+
+    /// How long a misbehaving peer is refused.
+    pub fn ban(&self) -> Duration {
+        Duration::from_secs(self.ban_secs)
+    }
+
+    /// How long an inbound Bitswap stream may idle.
+    pub fn bitswap_stream_idle(&self) -> Duration {
+        Duration::from_secs(self.bitswap_stream_idle_secs)
+    }
+
+    /// How long one Bitswap message may take to write.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
     }
 }
 
@@ -121,7 +183,18 @@ impl Default for Limits {
             dial_timeout_secs: 10,
             max_connections: 1024,
             max_connections_per_peer: 8,
+            max_connections_per_ip: 16,
             max_pending: 128,
+            high_water: 96,
+            low_water: 32,
+            grace_period_secs: 20,
+            ban_secs: 600,
+            max_bitswap_streams_per_peer: 32,
+            bitswap_stream_idle_secs: 30,
+            bitswap_read_budget: 64 * 1024 * 1024,
+            bitswap_read_budget_per_peer: 16 * 1024 * 1024,
+            max_queued_messages_per_peer: 256,
+            write_timeout_secs: 30,
         }
     }
 }
@@ -134,6 +207,7 @@ impl Default for Config {
             websocket: Websocket::default(),
             filters: Policy::new(),
             limits: Limits::default(),
+            perf: Perf::default(),
         }
     }
 }

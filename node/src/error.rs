@@ -90,13 +90,14 @@ pub enum DialError {
         /// What went wrong, as the transport said it.
         reason: String,
     },
-    /// A connection limit refused the dial.
-    #[error("dial to {addr} refused by a connection limit: {reason}")]
+    /// A connection limit refused the dial, or the peer is banned.
+    #[error("dial to {addr} refused: {exceeded}")]
     Limit {
         /// The address.
         addr: Multiaddr,
         /// Which limit.
-        reason: String,
+        #[source]
+        exceeded: crate::resources::Exceeded,
     },
     /// The address is the node's own.
     #[error("{0} is this node's own address")]

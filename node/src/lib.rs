@@ -54,23 +54,26 @@ mod ping;
 pub mod profile;
 #[cfg(not(wasm_browser))]
 mod repo;
+mod resources;
 mod rt;
 mod runner;
 
 pub use builder::Builder;
 pub use config::{Config, InitProfile};
 pub use error::{BuildError, DialError, PingError};
+pub use inbound::StreamUsage;
 #[cfg(wasm_browser)]
 pub use indexeddb::IndexedDbBlockstore;
 pub use node::{
     BitswapStat, BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity,
-    Node, PeerInfo,
+    Node, PeerInfo, Resources,
 };
 pub use perf::{PerfError, PerfReport};
 pub use ping::Pinger;
 pub use profile::Profile;
 #[cfg(not(wasm_browser))]
 pub use repo::{Repo, RepoError};
+pub use resources::{ConnectionUsage, Exceeded};
 pub use switchboard_exchange as exchange;
 pub use switchboard_filters as filters;
 pub use switchboard_transport as transport;

@@ -106,6 +106,9 @@ pub(crate) enum Command {
     Advertised(Reply<Vec<Multiaddr>>),
     Peers(Reply<Vec<PeerInfo>>),
     Disconnect(PeerId),
+    /// Closes the peer's connections and refuses new ones for a while.
+    Ban(PeerId),
+    Connections(Reply<crate::ConnectionUsage>),
     Shutdown(Reply<()>),
 }
 
@@ -130,6 +133,23 @@ struct Inner {
     events: broadcast::Sender<Event>,
     control: libp2p_stream::Control,
     bitswap: Bitswap,
+    /// The stream slots of each inbound service.
+    services: Vec<crate::inbound::Slots>,
+    serve_perf: bool,
+}
+
+/// What the node has in use next to its limits, as `switchboard swarm resources` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resources {
+    /// Connections.
+    pub connections: crate::ConnectionUsage,
+    /// Inbound streams per service.
+    pub streams: Vec<crate::StreamUsage>,
+    /// Bytes of Bitswap messages being read now.
+    pub bitswap_reading: u64,
+    /// The limits in force.
+    pub limits: crate::config::Limits,
 }
 
 impl Node {
@@ -144,6 +164,8 @@ impl Node {
         events: broadcast::Sender<Event>,
         control: libp2p_stream::Control,
         bitswap: Bitswap,
+        services: Vec<crate::inbound::Slots>,
+        serve_perf: bool,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -152,7 +174,19 @@ impl Node {
                 events,
                 control,
                 bitswap,
+                services,
+                serve_perf,
             }),
+        }
+    }
+
+    /// What the node has in use, next to its limits.
+    pub async fn resources(&self) -> Resources {
+        Resources {
+            connections: self.ask(Command::Connections).await.unwrap_or_default(),
+            streams: self.inner.services.iter().map(|s| s.usage()).collect(),
+            bitswap_reading: self.inner.bitswap.reading(),
+            limits: self.inner.bitswap.limits().clone(),
         }
     }
 
@@ -199,6 +233,7 @@ impl Node {
             agent_version: crate::behaviour::AGENT_VERSION.to_owned(),
             protocols: crate::behaviour::PROTOCOLS
                 .iter()
+                .filter(|p| self.inner.serve_perf || **p != crate::perf::PROTOCOL.as_ref())
                 .map(|p| p.to_string())
                 .collect(),
         }

@@ -14,8 +14,15 @@ use crate::rt::Instant;
 /// The perf protocol.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
 
-/// Perf streams served at once.
-const MAX_INBOUND: usize = 8;
+/// Inbound perf streams served at once, in all and per peer; more are dropped. Perf is served
+/// only when the node is built to (Kubo serves none): each stream can move gigabytes.
+const MAX_INBOUND: u32 = 8;
+const MAX_INBOUND_PER_PEER: u32 = 1;
+
+/// The perf service's stream slots.
+pub(crate) fn slots() -> crate::inbound::Slots {
+    crate::inbound::Slots::new("perf", MAX_INBOUND, MAX_INBOUND_PER_PEER)
+}
 /// The most a client may ask to download in one stream: 16 GiB.
 const MAX_DOWNLOAD: u64 = 16 << 30;
 /// How long a perf stream may stall before it is dropped.
@@ -82,26 +89,21 @@ async fn drain(stream: &mut libp2p::Stream) -> std::io::Result<u64> {
 }
 
 /// Serves perf streams until the node stops.
-pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
-    crate::inbound::serve(
-        incoming,
-        MAX_INBOUND,
-        "perf",
-        |peer, mut stream| async move {
-            let result = crate::rt::timeout(STALL * 4, async {
-                let mut header = [0u8; 8];
-                stream.read_exact(&mut header).await?;
-                let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
-                drain(&mut stream).await?;
-                send(&mut stream, wanted).await?;
-                stream.close().await
-            })
-            .await;
-            if let Ok(Err(e)) = result {
-                tracing::debug!(%peer, error = %e, "perf stream failed");
-            }
-        },
-    )
+pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate::inbound::Slots) {
+    crate::inbound::serve(incoming, slots, |peer, mut stream| async move {
+        let result = crate::rt::timeout(STALL * 4, async {
+            let mut header = [0u8; 8];
+            stream.read_exact(&mut header).await?;
+            let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
+            drain(&mut stream).await?;
+            send(&mut stream, wanted).await?;
+            stream.close().await
+        })
+        .await;
+        if let Ok(Err(e)) = result {
+            tracing::debug!(%peer, error = %e, "perf stream failed");
+        }
+    })
     .await
 }
 

@@ -18,30 +18,32 @@ pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.
 
 /// How long one ping waits for its echo, and an inbound stream for its next ping.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Inbound ping streams served at once; more are dropped.
-const MAX_INBOUND: usize = 32;
+/// Inbound ping streams served at once, in all and per peer (Kubo's ping service allows two
+/// per peer); more are dropped.
+const MAX_INBOUND: u32 = 32;
+const MAX_INBOUND_PER_PEER: u32 = 2;
+
+/// The ping service's stream slots.
+pub(crate) fn slots() -> crate::inbound::Slots {
+    crate::inbound::Slots::new("ping", MAX_INBOUND, MAX_INBOUND_PER_PEER)
+}
 
 /// Echoes every inbound ping stream until the node stops.
-pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams) {
-    crate::inbound::serve(
-        incoming,
-        MAX_INBOUND,
-        "ping",
-        |peer, mut stream| async move {
-            let mut payload = [0u8; 32];
-            loop {
-                match crate::rt::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
-                    Ok(Ok(())) => {}
-                    // EOF, a reset or an idle peer: the stream is done either way.
-                    Ok(Err(_)) | Err(_) => break,
-                }
-                if stream.write_all(&payload).await.is_err() || stream.flush().await.is_err() {
-                    break;
-                }
+pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate::inbound::Slots) {
+    crate::inbound::serve(incoming, slots, |peer, mut stream| async move {
+        let mut payload = [0u8; 32];
+        loop {
+            match crate::rt::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
+                Ok(Ok(())) => {}
+                // EOF, a reset or an idle peer: the stream is done either way.
+                Ok(Err(_)) | Err(_) => break,
             }
-            tracing::trace!(%peer, "inbound ping stream done");
-        },
-    )
+            if stream.write_all(&payload).await.is_err() || stream.flush().await.is_err() {
+                break;
+            }
+        }
+        tracing::trace!(%peer, "inbound ping stream done");
+    })
     .await
 }
 

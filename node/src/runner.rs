@@ -15,7 +15,7 @@ use libp2p::mdns;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, identify};
+use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use switchboard_filters::{Denied, Policy, Scope};
 use switchboard_transport::{Transport, dialer};
 use tokio::sync::{broadcast, mpsc};
@@ -34,6 +34,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers.
 const EVENT_QUEUE: usize = 256;
+
+/// What a runner is started with, besides its swarm.
+pub(crate) struct Parts {
+    pub(crate) blockstore: Arc<dyn switchboard_exchange::Blockstore>,
+    pub(crate) keypair: Keypair,
+    pub(crate) transports: Vec<Arc<dyn Transport>>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) limits: crate::config::Limits,
+    pub(crate) serve_perf: bool,
+    pub(crate) listen: Vec<Multiaddr>,
+}
 
 struct PendingDial {
     addr: Multiaddr,
@@ -57,31 +68,39 @@ pub(crate) struct Runner {
 impl Runner {
     /// Starts every listener, waits for each to have an address, then runs the swarm on a
     /// tokio task.
-    pub(crate) async fn start(
-        swarm: Swarm<Behaviour>,
-        blockstore: Arc<dyn switchboard_exchange::Blockstore>,
-        keypair: Keypair,
-        transports: Vec<Arc<dyn Transport>>,
-        policy: Arc<Policy>,
-        dial_timeout: Duration,
-        listen: Vec<Multiaddr>,
-    ) -> Result<Node, BuildError> {
+    pub(crate) async fn start(swarm: Swarm<Behaviour>, parts: Parts) -> Result<Node, BuildError> {
+        let Parts {
+            blockstore,
+            keypair,
+            transports,
+            policy,
+            limits,
+            serve_perf,
+            listen,
+        } = parts;
         let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let mut control = swarm.behaviour().stream.new_control();
         let incoming_pings = control
             .accept(crate::ping::PROTOCOL)
             .expect("nothing else registers ping");
-        let incoming_perf = control
-            .accept(crate::perf::PROTOCOL)
-            .expect("nothing else registers perf");
+        let mut services = vec![crate::ping::slots()];
+        rt::spawn(crate::ping::serve(incoming_pings, services[0].clone()));
+        if serve_perf {
+            let incoming_perf = control
+                .accept(crate::perf::PROTOCOL)
+                .expect("nothing else registers perf");
+            let slots = crate::perf::slots();
+            rt::spawn(crate::perf::serve(incoming_perf, slots.clone()));
+            services.push(slots);
+        }
         let mut runner = Runner {
             swarm,
             commands,
             events: events.clone(),
             transports,
             policy,
-            dial_timeout,
+            dial_timeout: limits.dial_timeout(),
             pending: HashMap::new(),
             timers: FuturesUnordered::new(),
             connections: HashMap::new(),
@@ -92,17 +111,19 @@ impl Runner {
             control.clone(),
             events.subscribe(),
             command_tx.clone(),
+            &limits,
         );
+        services.push(bitswap.slots().clone());
         runner.listen(listen).await?;
         rt::spawn(runner.run());
-        rt::spawn(crate::ping::serve(incoming_pings));
-        rt::spawn(crate::perf::serve(incoming_perf));
         Ok(Node::new(
             keypair.public(),
             command_tx,
             events,
             control,
             bitswap,
+            services,
+            serve_perf,
         ))
     }
 
@@ -244,6 +265,13 @@ impl Runner {
             }
             Command::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::Ban(peer) => {
+                tracing::info!(%peer, ban = ?self.swarm.behaviour().resources.limits().ban(), "banning a misbehaving peer");
+                self.swarm.behaviour_mut().resources.ban(peer);
+            }
+            Command::Connections(reply) => {
+                let _ = reply.send(self.swarm.behaviour_mut().resources.usage());
             }
             Command::Shutdown(_) => unreachable!("handled in run"),
         }
@@ -460,11 +488,8 @@ fn dial_error(error: SwarmDialError, addr: Multiaddr, expected: Option<PeerId>) 
         },
         SwarmDialError::Denied { cause } => match cause.downcast::<Denied>() {
             Ok(denied) => DialError::Denied(denied),
-            Err(cause) => match cause.downcast::<connection_limits::Exceeded>() {
-                Ok(exceeded) => DialError::Limit {
-                    addr,
-                    reason: exceeded.to_string(),
-                },
+            Err(cause) => match cause.downcast::<crate::resources::Exceeded>() {
+                Ok(exceeded) => DialError::Limit { addr, exceeded },
                 Err(cause) => DialError::Unreachable {
                     addr,
                     reason: chain(&cause),

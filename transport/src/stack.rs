@@ -10,6 +10,8 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::{Multiaddr, PeerId};
 
+use switchboard_filters::{Policy, Scope};
+
 use crate::{Boxed, BuildError, Context, Transport, Unsupported};
 
 type Output = (PeerId, StreamMuxerBox);
@@ -41,6 +43,7 @@ pub struct Stack {
     built: Vec<Boxed>,
     listeners: HashMap<ListenerId, usize>,
     next_poll: usize,
+    policy: Option<Arc<Policy>>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -64,7 +67,16 @@ impl Stack {
             built,
             listeners: HashMap::new(),
             next_poll: 0,
+            policy: None,
         })
+    }
+
+    /// Refuses every dial to an address `policy` denies in [`Scope::Dial`], whoever asked for
+    /// it: addresses a behaviour adds to a dial (identify's, a peer's) are checked too, before
+    /// anything is sent to them.
+    pub fn with_dial_policy(mut self, policy: Arc<Policy>) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     /// Whether some transport listens on `addr`.
@@ -114,6 +126,11 @@ impl libp2p::Transport for Stack {
         addr: Multiaddr,
         opts: DialOpts,
     ) -> Result<Self::Dial, TransportError<Self::Error>> {
+        if let Some(policy) = &self.policy
+            && let Err(denied) = policy.check(Scope::Dial, &addr, None)
+        {
+            return Err(TransportError::Other(std::io::Error::other(denied)));
+        }
         let Ok(transport) = dialer(&self.transports, &addr) else {
             return Err(TransportError::MultiaddrNotSupported(addr));
         };

@@ -164,3 +164,33 @@ fn labels_name_the_transport() {
         );
     }
 }
+
+/// A dial policy refuses a denied address in `dial` itself, whoever asked for the dial
+/// (identify's addresses for a peer included): nothing is sent to it.
+#[test]
+fn the_dial_policy_refuses_before_connecting() {
+    use libp2p::Transport as _;
+    use libp2p::core::transport::{DialOpts, PortUse};
+    use switchboard_filters::{Policy, Rule};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let rule: Rule = format!("deny on dial port {port}").parse().expect("rule");
+    let transports: Vec<Arc<dyn Transport>> = vec![Arc::new(Tcp::new())];
+    let ctx = crate::Context::new(libp2p::identity::Keypair::generate_ed25519());
+    let mut stack = crate::Stack::build(&transports, &ctx)
+        .expect("stack")
+        .with_dial_policy(Arc::new(Policy::new().with_rule(rule)));
+    let opts = DialOpts {
+        role: libp2p::core::Endpoint::Dialer,
+        port_use: PortUse::New,
+    };
+    let refused = stack.dial(ma(&format!("/ip4/127.0.0.1/tcp/{port}")), opts);
+    assert!(refused.is_err(), "the denied address was dialed");
+    assert_eq!(
+        listener.accept().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock),
+        "something connected to the denied address"
+    );
+}

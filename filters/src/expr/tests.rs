@@ -165,6 +165,12 @@ fn atoms_match_what_their_docs_say() {
         ("ip 10.0.0.0/8", "/ip4/10.9.9.9/udp/1/quic-v1", true),
         ("ip 10.0.0.0/8", "/ip4/11.0.0.1/udp/1/quic-v1", false),
         ("ip ::1", "/ip6/::1/tcp/1", true),
+        // IPv4-mapped IPv6, as a dual-stack socket reports an IPv4 peer.
+        ("loopback", "/ip6/::ffff:127.0.0.1/tcp/1", true),
+        ("ip 127.0.0.0/8", "/ip6/::ffff:127.0.0.1/tcp/1", true),
+        ("ip 10.0.0.0/8", "/ip6/::ffff:10.1.2.3/udp/1/quic-v1", true),
+        ("ip 10.0.0.0/8", "/ip6/::ffff:11.1.2.3/tcp/1", false),
+        ("private", "/ip6/::ffff:192.168.1.1/tcp/1", true),
         ("proto quic-v1", "/ip4/1.1.1.1/udp/1/quic-v1", true),
         ("proto quic-v1", "/ip4/1.1.1.1/tcp/1", false),
         ("port 4001", "/ip4/1.1.1.1/udp/4001/quic-v1", true),

@@ -151,6 +151,11 @@ impl Client {
         self.call("swarm/peers", &[])
     }
 
+    /// `swarm/resources`.
+    pub fn swarm_resources(&self) -> Result<super::ResourcesResponse, ClientError> {
+        self.call("swarm/resources", &[])
+    }
+
     /// `swarm/addrs/local`, with `/p2p/<id>` when `with_id`.
     pub fn swarm_addrs_local(&self, with_id: bool) -> Result<Vec<String>, ClientError> {
         let args = [("id", with_id.to_string())];

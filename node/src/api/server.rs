@@ -92,6 +92,7 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/swarm/connect", post(swarm_connect))
         .route("/api/v0/swarm/peers", post(swarm_peers))
         .route("/api/v0/swarm/addrs/local", post(swarm_addrs_local))
+        .route("/api/v0/swarm/resources", post(swarm_resources))
         .route("/api/v0/ping", post(ping))
         .route("/api/v0/shutdown", post(shutdown_handler))
         .route("/api/v0/perf", post(perf))
@@ -308,6 +309,10 @@ async fn swarm_peers(State(state): State<AppState>) -> axum::Json<PeersResponse>
         })
         .collect();
     axum::Json(PeersResponse { peers })
+}
+
+async fn swarm_resources(State(state): State<AppState>) -> axum::Json<super::ResourcesResponse> {
+    axum::Json(super::ResourcesResponse::of(&state.node.resources().await))
 }
 
 async fn swarm_addrs_local(

@@ -76,6 +76,43 @@ async fn a_block_nobody_has_times_out() {
     );
 }
 
+/// A get whose caller goes away (a dropped future, a closed RPC connection) takes its want
+/// with it: nothing keeps asking peers for a block nobody waits for.
+#[tokio::test]
+async fn an_abandoned_get_leaves_no_want() {
+    let (a, b) = (tcp_node().await, tcp_node().await);
+    connect(&b, &a).await;
+    let missing = *Block::encode(Codec::Raw, Hash::Sha2_256, &b"nobody waits for this"[..])
+        .expect("block")
+        .cid();
+    let getter = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            b.block()
+                .get_with_timeout(&missing, Duration::from_secs(3600))
+                .await
+        })
+    };
+    let wanted = |b: Node| async move {
+        b.block()
+            .bitswap_stat()
+            .await
+            .expect("stat")
+            .wantlist
+            .contains(&missing)
+    };
+    let start = tokio::time::Instant::now();
+    while !wanted(b.clone()).await {
+        assert!(start.elapsed() < DEADLINE, "the get never wanted the block");
+        tokio::task::yield_now().await;
+    }
+    getter.abort();
+    while wanted(b.clone()).await {
+        assert!(start.elapsed() < DEADLINE, "the abandoned want stayed");
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn unsupported_cids_are_refused_before_asking() {
     let a = tcp_node().await;

@@ -228,3 +228,34 @@ fn shutdown_stops_the_daemon() {
     eventually("the daemon to exit", || daemon.exited());
     assert!(!repo.join("api").exists());
 }
+
+#[test]
+fn swarm_resources_shows_limits_and_use() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&init_repo(tmp.path(), "a"), &[]);
+    let b = Daemon::start(&init_repo(tmp.path(), "b"), &[]);
+    a.run_ok(&["swarm", "connect", &b.addr("tcp").to_string()]);
+    let json: serde_json::Value =
+        serde_json::from_str(&a.run_ok(&["swarm", "resources", "--json"])).expect("JSON");
+    let row = |scope: &str, resource: &str| {
+        json["Rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["Scope"] == scope && r["Resource"] == resource)
+            .unwrap_or_else(|| panic!("no {scope} {resource} row in {json}"))
+            .clone()
+    };
+    let connections = row("system", "connections");
+    assert_eq!(connections["Limit"], 1024);
+    assert!(connections["Usage"].as_u64() >= Some(1), "{connections}");
+    assert_eq!(row("protocol-peer:bitswap", "streams-inbound")["Limit"], 32);
+    assert!(row("protocol:bitswap", "read-bytes")["Limit"].as_u64() > Some(0));
+    let table = a.run_ok(&["swarm", "resources"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("system") && l.contains("1024")),
+        "{table}"
+    );
+}

@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 use crate::support::{DEADLINE, addr_of, init_tracing, tcp_node};
 
 /// A peer with only a stream behaviour, connected to `target`; its swarm runs in a task.
-async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Control) {
+pub(crate) async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Control) {
     let keypair = Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let tcp: Arc<dyn Transport> = Arc::new(Tcp::new());
@@ -43,7 +43,7 @@ async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Control) {
 }
 
 /// Waits for `peer` to be disconnected from the node whose events `events` carries.
-async fn disconnected(events: &mut broadcast::Receiver<Event>, peer: PeerId) {
+pub(crate) async fn disconnected(events: &mut broadcast::Receiver<Event>, peer: PeerId) {
     tokio::time::timeout(DEADLINE, async {
         loop {
             match events.recv().await {
@@ -57,14 +57,17 @@ async fn disconnected(events: &mut broadcast::Receiver<Event>, peer: PeerId) {
     .expect("the hostile peer was not dropped");
 }
 
-async fn bitswap_stream(control: &mut libp2p_stream::Control, to: PeerId) -> libp2p::Stream {
+pub(crate) async fn bitswap_stream(
+    control: &mut libp2p_stream::Control,
+    to: PeerId,
+) -> libp2p::Stream {
     control
         .open_stream(to, StreamProtocol::new("/ipfs/bitswap/1.2.0"))
         .await
         .expect("the node accepts bitswap streams")
 }
 
-fn raw(data: &[u8]) -> Block {
+pub(crate) fn raw(data: &[u8]) -> Block {
     Block::encode(Codec::Raw, Hash::Sha2_256, data.to_vec()).expect("block")
 }
 

@@ -8,6 +8,7 @@ mod helia_peer;
 mod hostile;
 mod keys;
 mod lan;
+mod limits;
 mod mdns;
 mod nodes;
 mod preauth;

@@ -11,7 +11,7 @@ use switchboard_node::transport::{
     self, Boxed, Context, Environment, Kind, Memory, Security, Tcp, Transport, Unsupported,
     WebSocket,
 };
-use switchboard_node::{BuildError, Builder, DialError, Event, Node, profile};
+use switchboard_node::{BuildError, Builder, DialError, Event, Node, PerfError, profile};
 use tokio::sync::broadcast;
 
 use crate::support::{DEADLINE, addr_of, transport_of};
@@ -370,7 +370,11 @@ async fn concurrent_pings_share_a_connection() {
 
 #[tokio::test]
 async fn perf_moves_the_bytes_it_was_asked_for() {
-    let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
+    let a = daemon(&["/ip4/127.0.0.1/tcp/0"])
+        .with_perf_server(true)
+        .build()
+        .await
+        .expect("a");
     let b = daemon(&[]).build().await.expect("b");
     let report = b
         .perf(&addr_of(&a, "tcp").await, 3 << 20, 5 << 20)
@@ -379,6 +383,26 @@ async fn perf_moves_the_bytes_it_was_asked_for() {
     assert_eq!(
         (report.upload_bytes, report.download_bytes),
         (3 << 20, 5 << 20)
+    );
+}
+
+/// Kubo serves no perf, and neither does a node unless built to: each perf stream moves as many
+/// bytes as the peer asks for.
+#[tokio::test]
+async fn perf_is_served_only_when_asked_for() {
+    let a = daemon(&["/ip4/127.0.0.1/tcp/0"]).build().await.expect("a");
+    let b = daemon(&[]).build().await.expect("b");
+    let err = b
+        .perf(&addr_of(&a, "tcp").await, 0, 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PerfError::Unsupported(_)), "{err}");
+    assert!(
+        !a.identity()
+            .await
+            .protocols
+            .iter()
+            .any(|p| p == "/perf/1.0.0")
     );
 }
 
