@@ -180,7 +180,9 @@ impl Builder {
             }
         }
         let keypair = self.keypair.unwrap_or_else(Keypair::generate_ed25519);
-        let ctx = Context::new(keypair.clone()).with_security(self.security);
+        let ctx = Context::new(keypair.clone())
+            .with_security(self.security)
+            .with_upgrade_timeout(self.limits.upgrade_timeout());
         let stack = Stack::build(&self.transports, &ctx)?;
         if let Some(addr) = self.listen.iter().find(|a| !stack.can_listen(a)) {
             return Err(BuildError::UnsupportedListenAddr {

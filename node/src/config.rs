@@ -75,6 +75,9 @@ pub struct Websocket {
 pub struct Limits {
     /// Seconds a dial may take before it fails. Default 10.
     pub dial_timeout_secs: u64,
+    /// Seconds a new connection has for its security and muxer upgrades (WebRTC-direct: ICE,
+    /// DTLS and noise), inbound or outbound. Default 20.
+    pub upgrade_timeout_secs: u64,
     /// Established connections in all. Default 1024.
     pub max_connections: u32,
     /// Established connections to one peer. Default 8.
@@ -117,6 +120,11 @@ impl Limits {
     /// The dial timeout.
     pub fn dial_timeout(&self) -> Duration {
         Duration::from_secs(self.dial_timeout_secs)
+    }
+
+    /// How long a new connection may take to upgrade.
+    pub fn upgrade_timeout(&self) -> Duration {
+        Duration::from_secs(self.upgrade_timeout_secs)
     }
 
     /// How long a new connection is safe from the connection manager.
@@ -181,6 +189,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             dial_timeout_secs: 10,
+            upgrade_timeout_secs: 20,
             max_connections: 1024,
             max_connections_per_peer: 8,
             max_connections_per_ip: 16,

@@ -109,15 +109,51 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/block/rm", post(block::rm))
         .layer(middleware::from_fn(same_origin_only))
         .with_state(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "RPC API server stopped");
-        }
-    });
+    tokio::spawn(accept(listener, app));
     Ok(Server {
         local_addr: multiaddr_of(local),
         shutdown,
     })
+}
+
+/// Clients served at once; a connection over it is closed as soon as it is accepted.
+const MAX_CLIENTS: usize = 64;
+/// How long a client has to send a request's headers (also the keep-alive idle time).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a client has to upload a request's body.
+pub(super) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves every client connection of `listener` with `app`, bounded: at most [`MAX_CLIENTS`]
+/// at once, each with [`HEADER_TIMEOUT`] to send its headers (axum's own `serve` has neither,
+/// so idle or slow clients could hold the API's sockets and tasks without end).
+async fn accept(listener: tokio::net::TcpListener, app: Router) {
+    let clients = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    loop {
+        let socket = match listener.accept().await {
+            Ok((socket, _)) => socket,
+            Err(e) => {
+                // Out of descriptors, most likely: wait a little rather than spin.
+                tracing::warn!(error = %e, "RPC API cannot accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = clients.clone().try_acquire_owned() else {
+            tracing::debug!("RPC API at its client limit; closing a connection");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "RPC API connection ended");
+            }
+            drop(permit);
+        });
+    }
 }
 
 fn multiaddr_of(addr: SocketAddr) -> Multiaddr {

@@ -67,3 +67,50 @@ fn a_cid_with_an_empty_digest_is_refused() {
         serde_json::from_str(&daemon.run_ok(&["bitswap", "stat", "--json"])).expect("json");
     assert_eq!(stat["Wantlist"], serde_json::json!([]), "{stat}");
 }
+
+/// A client that connects and sends nothing, or only part of its headers, is closed after the
+/// header timeout (10 s) instead of holding its socket and task for ever.
+#[test]
+fn a_silent_client_is_closed() {
+    use std::io::{Read as _, Write as _};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let daemon = Daemon::start(&init_repo(tmp.path(), "a"), &[]);
+    let port = api_port(&daemon.repo);
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    slow.write_all(b"POST /api/v0/id HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .expect("part of the headers");
+    slow.set_read_timeout(Some(crate::support::DEADLINE))
+        .expect("timeout");
+    let mut buf = [0u8; 256];
+    let read = slow.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_ok_and(|n| buf[..*n].starts_with(b"HTTP/1.1 408")),
+        "the slow client was not closed: {read:?}"
+    );
+}
+
+/// Sixty-four clients holding connections open are all the API serves at once: the next
+/// connection is closed at once, and once they leave the API answers again.
+#[test]
+fn clients_are_bounded() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let daemon = Daemon::start(&init_repo(tmp.path(), "a"), &[]);
+    let port = api_port(&daemon.repo);
+    let idle: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    let mut over = http_request(port, &post("/api/v0/id"));
+    over.set_read_timeout(Some(crate::support::DEADLINE))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = over.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "a client over the limit was served");
+    drop(idle);
+    crate::support::eventually("the API to answer again", || {
+        (http_status(port, &post("/api/v0/id")) == 200).then_some(())
+    });
+}

@@ -611,6 +611,23 @@ mod tests {
             assert!(remote.channel_closed());
         }
 
+        /// Switchboard's patch: a remote that never answers our FIN (any rust-libp2p, a peer
+        /// gone quiet) does not hold the channel for ever; it is closed at the deadline.
+        #[test]
+        fn a_remote_that_never_acknowledges_gets_its_channel_closed() {
+            let (stream, listener, remote) = pair();
+            drop(stream);
+            // Waits (it sends nothing more) past the deadline, then the channel is closed.
+            block_on(listener).unwrap();
+            assert!(remote.channel_closed());
+            assert!(
+                remote
+                    .received()
+                    .iter()
+                    .any(|(flag, _)| *flag == Some(Flag::Fin))
+            );
+        }
+
         #[test]
         fn a_dropped_stream_flushes_what_it_buffered_then_closes_both_halves() {
             let (mut stream, mut listener, remote) = pair();

@@ -105,11 +105,17 @@ impl Transport for WebRtcDirect {
                         source: e.into(),
                     })?,
                 };
-                Ok(
-                    libp2p_webrtc::tokio::Transport::new(ctx.keypair().clone(), certificate.0)
-                        .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
-                        .boxed(),
+                let transport =
+                    libp2p_webrtc::tokio::Transport::new(ctx.keypair().clone(), certificate.0);
+                // Its upgrades (ICE, DTLS, noise) have no deadline of their own: a peer that
+                // sends one STUN request and falls silent would hold a pending connection,
+                // and a webrtc-rs peer connection, for ever.
+                Ok(libp2p::core::transport::timeout::TransportTimeout::new(
+                    transport,
+                    ctx.upgrade_timeout(),
                 )
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+                .boxed())
             }
             runtime => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebRtcDirect,

@@ -47,12 +47,17 @@ pub(super) async fn put(
             ApiError::bad_request(e.body_text())
         }
     };
-    let field = multipart
-        .next_field()
-        .await
-        .map_err(too_large)?
-        .ok_or_else(|| ApiError::bad_request("file argument 'data' is required"))?;
-    let data = field.bytes().await.map_err(too_large)?;
+    // A client that sends its upload slowly, or not at all, gets a bounded time to finish it.
+    let data = crate::rt::timeout(super::BODY_TIMEOUT, async {
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(too_large)?
+            .ok_or_else(|| ApiError::bad_request("file argument 'data' is required"))?;
+        field.bytes().await.map_err(too_large)
+    })
+    .await
+    .map_err(|_| ApiError::bad_request("the upload took too long"))??;
     let size = data.len();
     let block = Block::encode(codec, hash, data).map_err(ApiError::bad_request)?;
     let key = block.cid().to_string();

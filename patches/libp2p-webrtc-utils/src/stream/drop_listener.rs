@@ -23,6 +23,7 @@ use std::{
     io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use futures::{AsyncRead, AsyncWrite, FutureExt, SinkExt, StreamExt, channel::oneshot};
@@ -81,6 +82,16 @@ impl Handshake {
     }
 }
 
+/// How long a dropped stream waits for the remote's part of the closing handshake (its FIN and
+/// FIN_ACK) before it closes the data channel anyway (Switchboard's patch: a remote that never
+/// sends them, any rust-libp2p among them, held the channel and this future for ever).
+/// js-libp2p waits 10 s for a FIN_ACK too.
+const HANDSHAKE_TIMEOUT: Duration = if cfg!(test) {
+    Duration::from_millis(200)
+} else {
+    Duration::from_secs(10)
+};
+
 /// What a dropped [`Stream`](super::Stream) leaves to its listener.
 pub(crate) struct Dropped<T> {
     pub(crate) io: FramedDc<T>,
@@ -108,8 +119,8 @@ impl<T> DropListener<T> {
 enum State<T> {
     /// The stream is alive.
     Live(oneshot::Receiver<Dropped<T>>),
-    /// The stream was dropped; its handshake is being finished.
-    Closing(Dropped<T>),
+    /// The stream was dropped; its handshake is being finished, until the deadline.
+    Closing(Dropped<T>, futures_timer::Delay),
     Done,
 }
 
@@ -124,13 +135,25 @@ where
         loop {
             match state {
                 State::Live(receiver) => match receiver.poll_unpin(cx) {
-                    Poll::Ready(Ok(dropped)) => *state = State::Closing(dropped),
+                    Poll::Ready(Ok(dropped)) => {
+                        *state =
+                            State::Closing(dropped, futures_timer::Delay::new(HANDSHAKE_TIMEOUT))
+                    }
                     // The stream went without handing anything over (it was forgotten).
                     Poll::Ready(Err(oneshot::Canceled)) => *state = State::Done,
                     Poll::Pending => return Poll::Pending,
                 },
-                State::Closing(dropped) => {
-                    let result = std::task::ready!(poll_finish(dropped, cx));
+                State::Closing(dropped, deadline) => {
+                    let result = match poll_finish(dropped, cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending if deadline.poll_unpin(cx).is_ready() => {
+                            tracing::trace!(
+                                "no closing handshake from the remote, closing the data channel"
+                            );
+                            std::task::ready!(dropped.io.poll_close_unpin(cx)).map_err(Into::into)
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    };
                     *state = State::Done;
                     return Poll::Ready(result);
                 }

@@ -26,6 +26,44 @@ use web_sys::{Event, MessageEvent, RtcDataChannel, RtcDataChannelEvent, RtcDataC
 /// in boxo and Switchboard), so only a sender that ignores flow control is cut.
 const MAX_READ_BUFFER: usize = 16 * 1024 * 1024;
 
+/// How much received data all data channels of the page hold together (Switchboard's patch):
+/// each may hold [`MAX_READ_BUFFER`], and a peer may open many. A message past it cuts its
+/// stream, as one past its channel's own limit does.
+const MAX_UNREAD_TOTAL: usize = 64 * 1024 * 1024;
+
+/// Received data not yet read, in all data channels of the page.
+static UNREAD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A channel's unread data, counted in [`UNREAD`] until it is read or dropped.
+#[derive(Debug, Default)]
+struct ReadBuffer(BytesMut);
+
+impl ReadBuffer {
+    /// Takes `data` in, unless the channel or the page would hold too much.
+    fn push(&mut self, data: &[u8]) -> bool {
+        let total = UNREAD.load(Ordering::SeqCst);
+        if self.0.len() + data.len() > MAX_READ_BUFFER || total + data.len() > MAX_UNREAD_TOTAL {
+            return false;
+        }
+        UNREAD.fetch_add(data.len(), Ordering::SeqCst);
+        self.0.extend_from_slice(data);
+        true
+    }
+
+    /// Up to `n` bytes, oldest first.
+    fn take(&mut self, n: usize) -> BytesMut {
+        let taken = self.0.split_to(n.min(self.0.len()));
+        UNREAD.fetch_sub(taken.len(), Ordering::SeqCst);
+        taken
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        UNREAD.fetch_sub(self.0.len(), Ordering::SeqCst);
+    }
+}
+
 /// [`PollDataChannel`] is a wrapper around [`RtcDataChannel`] which implements [`AsyncRead`] and
 /// [`AsyncWrite`].
 #[derive(Debug, Clone)]
@@ -34,7 +72,7 @@ pub(crate) struct PollDataChannel {
     inner: RtcDataChannel,
 
     new_data_waker: Rc<AtomicWaker>,
-    read_buffer: Rc<Mutex<BytesMut>>,
+    read_buffer: Rc<Mutex<ReadBuffer>>,
 
     /// Waker for when we are waiting for the DC to be opened.
     open_waker: Rc<AtomicWaker>,
@@ -103,7 +141,7 @@ impl PollDataChannel {
         let new_data_waker = Rc::new(AtomicWaker::new());
         // We purposely don't use `with_capacity`
         // so we don't eagerly allocate `MAX_READ_BUFFER` per stream.
-        let read_buffer = Rc::new(Mutex::new(BytesMut::new()));
+        let read_buffer = Rc::new(Mutex::new(ReadBuffer::default()));
         let overloaded = Rc::new(AtomicBool::new(false));
 
         let on_message_closure = Closure::<dyn FnMut(_)>::new({
@@ -116,13 +154,11 @@ impl PollDataChannel {
 
                 let mut read_buffer = read_buffer.lock().unwrap();
 
-                if read_buffer.len() + data.length() as usize > MAX_READ_BUFFER {
+                if !read_buffer.push(&data.to_vec()) {
                     overloaded.store(true, Ordering::SeqCst);
                     tracing::warn!("Remote is overloading us with messages, resetting stream",);
                     return;
                 }
-
-                read_buffer.extend_from_slice(&data.to_vec());
                 new_data_waker.wake();
             }
         });
@@ -190,7 +226,7 @@ impl AsyncRead for PollDataChannel {
 
         let mut read_buffer = this.read_buffer.lock().unwrap();
 
-        if read_buffer.is_empty() {
+        if read_buffer.0.is_empty() {
             this.new_data_waker.register(cx.waker());
             return Poll::Pending;
         }
@@ -198,9 +234,9 @@ impl AsyncRead for PollDataChannel {
         // Ensure that we:
         // - at most return what the caller can read (`buf.len()`)
         // - at most what we have (`read_buffer.len()`)
-        let split_index = min(buf.len(), read_buffer.len());
+        let split_index = min(buf.len(), read_buffer.0.len());
 
-        let bytes_to_return = read_buffer.split_to(split_index);
+        let bytes_to_return = read_buffer.take(split_index);
         let len = bytes_to_return.len();
         buf[..len].copy_from_slice(&bytes_to_return);
 

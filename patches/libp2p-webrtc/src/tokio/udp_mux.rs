@@ -19,7 +19,7 @@
 // DEALINGS IN THE SOFTWARE.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     io,
     io::ErrorKind,
     net::SocketAddr,
@@ -65,6 +65,11 @@ pub(crate) enum UDPMuxEvent {
     NewAddr(NewAddr),
 }
 
+/// Source addresses of STUN requests for unknown connections remembered at once (Switchboard's
+/// patch); the oldest is forgotten first. A forgotten address that sends STUN again is
+/// reported again, and the upgrade it starts is bounded by the transport's timeout.
+const MAX_NEW_ADDRS: usize = 1024;
+
 /// A modified version of [`webrtc::ice::udp_mux::UDPMuxDefault`].
 ///
 /// - It has been rewritten to work without locks and channels instead.
@@ -82,6 +87,10 @@ pub(crate) struct UDPMuxNewAddr {
 
     /// Set of the new addresses to avoid sending the same address multiple times.
     new_addrs: HashSet<SocketAddr>,
+    /// The order `new_addrs` were seen in, at most [`MAX_NEW_ADDRS`] long (Switchboard's
+    /// patch: anyone can send STUN from any number of source addresses, and each was kept
+    /// until a connection from it was established, that is for ever for a silent one).
+    new_addrs_order: VecDeque<SocketAddr>,
 
     /// `true` when UDP mux is closed.
     is_closed: bool,
@@ -119,6 +128,7 @@ impl UDPMuxNewAddr {
             conns: HashMap::default(),
             address_map: HashMap::default(),
             new_addrs: HashSet::default(),
+            new_addrs_order: VecDeque::new(),
             is_closed: false,
             send_buffer: None,
             close_futures: FuturesUnordered::default(),
@@ -293,6 +303,7 @@ impl UDPMuxNewAddr {
                 // NOTE: This is important, we need to drop all instances of `UDPMuxConn` to
                 // avoid a retain cycle due to the use of [`std::sync::Arc`] on both sides.
                 self.new_addrs.clear();
+                self.new_addrs_order.clear();
 
                 let _ = response.send(Ok(()));
 
@@ -365,7 +376,15 @@ impl UDPMuxNewAddr {
                                                     %ufrag,
                                                     "Notifying about new address from ufrag",
                                                 );
+                                                while self.new_addrs_order.len() >= MAX_NEW_ADDRS {
+                                                    if let Some(old) =
+                                                        self.new_addrs_order.pop_front()
+                                                    {
+                                                        self.new_addrs.remove(&old);
+                                                    }
+                                                }
                                                 self.new_addrs.insert(addr);
+                                                self.new_addrs_order.push_back(addr);
                                                 return Poll::Ready(UDPMuxEvent::NewAddr(
                                                     NewAddr { addr, ufrag },
                                                 ));
@@ -576,4 +595,56 @@ fn ufrag_from_stun_message(buffer: &[u8], local_ufrag: bool) -> Result<String, E
 enum ConnQueryError {
     #[error("ufrag is already taken (associated_addrs={associated_addrs:?})")]
     UfragAlreadyTaken { associated_addrs: Vec<SocketAddr> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A STUN binding request whose USERNAME names `ufrag`.
+    fn stun(ufrag: &str) -> Vec<u8> {
+        let mut m = STUNMessage::new();
+        m.build(&[
+            Box::new(stun::message::BINDING_REQUEST),
+            Box::new(stun::agent::TransactionId::new()),
+            Box::new(stun::textattrs::TextAttribute::new(
+                ATTR_USERNAME,
+                format!("{ufrag}:{ufrag}"),
+            )),
+        ])
+        .expect("a STUN message");
+        m.raw
+    }
+
+    /// More silent STUN sources than the mux remembers: each is still reported once, and the
+    /// mux holds no more than its bound (Switchboard's patch).
+    #[tokio::test]
+    async fn new_addresses_are_bounded() {
+        let mut mux = UDPMuxNewAddr::listen_on("127.0.0.1:0".parse().expect("addr")).expect("mux");
+        let target = mux.listen_addr();
+        let sources = MAX_NEW_ADDRS + 100;
+        let mut reported = 0;
+        for i in 0..sources {
+            // A source address of its own each (a freed port may be given out again).
+            let source = format!("127.0.{}.{}:0", 1 + i / 250, 1 + i % 250);
+            let socket = tokio::net::UdpSocket::bind(source).await.expect("bind");
+            socket
+                .send_to(&stun(&format!("ufrag{i}")), target)
+                .await
+                .expect("send");
+            // Each packet is reported before the next is sent.
+            let event = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                std::future::poll_fn(|cx| mux.poll(cx)),
+            )
+            .await
+            .expect("the mux reports the new address");
+            if matches!(event, UDPMuxEvent::NewAddr(_)) {
+                reported += 1;
+            }
+            assert!(mux.new_addrs.len() <= MAX_NEW_ADDRS);
+            assert!(mux.new_addrs_order.len() <= MAX_NEW_ADDRS);
+        }
+        assert_eq!(reported, sources);
+    }
 }
