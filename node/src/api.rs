@@ -11,7 +11,7 @@ pub use client::{Client, ClientError};
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use serde::{Deserialize, Serialize};
-pub use server::{ServeError, Server, serve};
+pub use server::{ServeError, Server, router, serve};
 
 /// `POST /api/v0/id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

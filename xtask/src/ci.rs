@@ -33,6 +33,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
     step("test", || {
         exec(cargo().args(["test", "--workspace", "--locked"]))
     })?;
+    step("fuzz (10 s per target)", || {
+        crate::fuzz::fuzz(crate::fuzz::TARGETS, 10)
+    })?;
     step("browser (wasm32 node in headless Chromium)", || {
         crate::browser::run(&crate::browser::Args::default())
     })?;

@@ -10,6 +10,7 @@
 //!   pair x transport x implementation, a table of pass/fail and connect times.
 //! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia;
 //!   `cargo xtask bench browser`: a page fetching from a daemon, switchboard-js next to Helia.
+//! - `cargo xtask fuzz [TARGET] [--time S]`: the fuzz targets of `fuzz/` (cargo-fuzz).
 //! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 
 mod bench;
@@ -18,6 +19,7 @@ mod browser_bench;
 mod ci;
 mod daemon;
 mod demo_page;
+mod fuzz;
 mod helia;
 mod install;
 mod kubo;
@@ -54,6 +56,8 @@ enum Task {
     Matrix(matrix::Args),
     /// Benchmarks, built optimised; prints a table of figures measured side by side.
     Bench(bench::Args),
+    /// Fuzz targets for what peers and clients control (installs cargo-fuzz).
+    Fuzz(fuzz::Args),
     /// Regenerates the Rust code of the protobuf schemas (needs `protoc`).
     Proto,
 }
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Task::DemoPage(args) => demo_page::run(&args),
         Task::Matrix(args) => matrix::main(&args),
         Task::Proto => proto::run(),
+        Task::Fuzz(args) => fuzz::run(&args),
         Task::Bench(args) => bench::run(&args),
     };
     match result {

@@ -82,11 +82,20 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         source,
     })?;
     let shutdown = Arc::new(Notify::new());
-    let state = AppState {
-        node,
-        shutdown: shutdown.clone(),
-    };
-    let app = Router::new()
+    let app = router(node, shutdown.clone());
+    tokio::spawn(accept(listener, app));
+    Ok(Server {
+        local_addr: multiaddr_of(local),
+        shutdown,
+    })
+}
+
+/// The RPC API of `node` as a tower service, without a socket: to serve it from another
+/// server, or to drive it in-process (the fuzz target of `block/put` does). `shutdown` is
+/// notified when a client calls `/api/v0/shutdown`.
+pub fn router(node: Node, shutdown: Arc<Notify>) -> Router {
+    let state = AppState { node, shutdown };
+    Router::new()
         .route("/api/v0/id", post(id))
         .route("/api/v0/version", post(version))
         .route("/api/v0/swarm/connect", post(swarm_connect))
@@ -108,12 +117,7 @@ pub async fn serve(node: Node, addr: &Multiaddr) -> Result<Server, ServeError> {
         .route("/api/v0/block/stat", post(block::stat))
         .route("/api/v0/block/rm", post(block::rm))
         .layer(middleware::from_fn(same_origin_only))
-        .with_state(state);
-    tokio::spawn(accept(listener, app));
-    Ok(Server {
-        local_addr: multiaddr_of(local),
-        shutdown,
-    })
+        .with_state(state)
 }
 
 /// Clients served at once; a connection over it is closed as soon as it is accepted.
