@@ -111,9 +111,10 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         self.flush_client();
     }
 
-    /// Stops fetching `cid`; peers asked are sent a cancel.
-    pub fn cancel(&mut self, cid: &Cid) {
-        self.client.cancel(cid);
+    /// Stops fetching `cid`; peers asked are sent a cancel. The block, should it still arrive
+    /// (it was on its way), is dropped without blame.
+    pub fn cancel(&mut self, cid: &Cid, now: Instant) {
+        self.client.cancel(cid, now);
         self.flush_client();
     }
 

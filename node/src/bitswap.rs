@@ -379,7 +379,7 @@ impl Driver {
     }
 
     /// Forgets waiters whose callers went away, and the wants nobody waits for any more.
-    fn sweep(&mut self) {
+    fn sweep(&mut self, now: rt::Instant) {
         let mut abandoned = Vec::new();
         self.waiting.retain(|cid, waiters| {
             waiters.retain(|w| !w.is_closed());
@@ -389,7 +389,7 @@ impl Driver {
             !waiters.is_empty()
         });
         for cid in abandoned {
-            self.engine.cancel(&cid);
+            self.engine.cancel(&cid, now);
         }
     }
 
@@ -407,7 +407,7 @@ impl Driver {
                     waiters.retain(|w| !w.is_closed());
                     if waiters.is_empty() {
                         self.waiting.remove(&cid);
-                        self.engine.cancel(&cid);
+                        self.engine.cancel(&cid, now);
                     }
                 }
             }
@@ -493,7 +493,7 @@ impl Driver {
                 }
             }
             Input::Timeout => {
-                self.sweep();
+                self.sweep(now);
                 self.engine.handle_timeout(now);
             }
         }

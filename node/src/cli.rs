@@ -168,6 +168,23 @@ impl From<ProfileArg> for InitProfile {
     }
 }
 
+/// Log lines to stderr, dropped when stderr is closed or nobody reads it: tracing-subscriber
+/// reports a failed write with `eprintln!`, which panics on a broken stderr, and a daemon
+/// started with its output closed died at its first log line.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// A ping target: a peer id becomes `/p2p/<id>`.
 fn parse_target(s: &str) -> Result<Multiaddr, String> {
     if let Ok(peer) = PeerId::from_str(s) {
@@ -224,13 +241,15 @@ pub(crate) fn main() -> ExitCode {
                     )
                 }),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {}", chain(&e));
+            use std::io::Write as _;
+            // Not `eprintln!`, which panics when nobody reads stderr.
+            let _ = writeln!(std::io::stderr(), "Error: {}", chain(&e));
             ExitCode::FAILURE
         }
     }

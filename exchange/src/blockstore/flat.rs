@@ -59,6 +59,7 @@ impl FlatBlockstore {
             }
             Err(e) => return Err(io_error("cannot read", &sharding, e)),
         }
+        remove_stale_temps(root);
         Ok(Self {
             root: root.to_path_buf(),
         })
@@ -144,6 +145,39 @@ impl Blockstore for FlatBlockstore {
             Ok(()) => sync_dir(&dir).map(|()| true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io_error("cannot remove", &file, e)),
+        }
+    }
+}
+
+/// How old a temporary file must be before [`FlatBlockstore::open`] takes it for a crash's
+/// leftover: a put still writing it (another process on the same repo) is younger.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary files a process killed mid-put left (they are never read, but would
+/// take disk space for ever). Best effort: a file that cannot be listed or removed stays.
+fn remove_stale_temps(root: &Path) {
+    let Ok(shards) = fs::read_dir(root) else {
+        return;
+    };
+    let dirs = shards
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .chain([root.to_path_buf()]);
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= STALE_TEMP);
+            if stale && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 }

@@ -111,3 +111,29 @@ fn flat_blockstore_reports_tampered_blocks_and_other_shardings() {
     let err = FlatBlockstore::open(other.path()).expect_err("other sharding");
     assert!(err.to_string().contains("prefix/2"), "{err}");
 }
+
+/// A put killed between writing its temporary file and renaming it leaves the file behind; the
+/// next open removes such leftovers once they are old enough to belong to no live put.
+#[test]
+fn flat_blockstore_removes_what_a_killed_put_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FlatBlockstore::open(dir.path()).expect("open");
+    store.put(&block(b"kept")).expect("put");
+    let shard = dir.path().join("AB");
+    std::fs::create_dir_all(&shard).expect("shard");
+    let old = shard.join(".put-killed");
+    let young = shard.join(".put-writing");
+    std::fs::write(&old, b"half a block").expect("write");
+    std::fs::write(&young, b"being written").expect("write");
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(long_ago))
+        .expect("age the leftover");
+    drop(store);
+    let store = FlatBlockstore::open(dir.path()).expect("reopen");
+    assert!(!old.exists(), "a crash's leftover stayed");
+    assert!(young.exists(), "a live put's file was removed");
+    assert!(store.has(block(b"kept").cid()).expect("has"));
+}

@@ -6,8 +6,9 @@
 //! with the fewest blocks already requested of it, so load spreads over providers. A block
 //! ends the want and every peer asked gets a cancel.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash as StdHash;
+use std::time::Duration;
 use web_time::Instant;
 
 use cid::Cid;
@@ -33,8 +34,18 @@ struct Want<P> {
 
 pub(super) struct Client<P> {
     wants: HashMap<Multihash<64>, Want<P>>,
+    /// Wants that ended lately (fulfilled or cancelled), oldest first, with when: a block for
+    /// one of these is late, not unwanted. Providers answer wants already on the way after
+    /// our cancel, and every peer answers a want-have for a small block with the block itself.
+    ended: VecDeque<(Multihash<64>, Instant)>,
+    ended_set: HashSet<Multihash<64>>,
     outbox: Outbox<P>,
 }
+
+/// How long a block for an ended want is taken as late rather than unwanted.
+const LATE: Duration = Duration::from_secs(60);
+/// Ended wants remembered at most.
+const MAX_ENDED: usize = 4096;
 
 fn wire(cid: Cid, want_type: WantType, cancel: bool) -> WireWant {
     WireWant {
@@ -50,8 +61,38 @@ impl<P: Copy + Eq + StdHash> Client<P> {
     pub(super) fn new() -> Self {
         Self {
             wants: HashMap::new(),
+            ended: VecDeque::new(),
+            ended_set: HashSet::new(),
             outbox: Outbox::new(),
         }
+    }
+
+    /// Remembers that the want for `key` ended at `now`.
+    fn ended(&mut self, key: Multihash<64>, now: Instant) {
+        while self.ended.len() >= MAX_ENDED
+            || self
+                .ended
+                .front()
+                .is_some_and(|(_, at)| now.saturating_duration_since(*at) > LATE)
+        {
+            if let Some((old, _)) = self.ended.pop_front() {
+                self.ended_set.remove(&old);
+            }
+        }
+        if self.ended_set.insert(key) {
+            self.ended.push_back((key, now));
+        }
+    }
+
+    /// Whether a block for `key` answers a want that ended within [`LATE`] of `now`.
+    fn is_late(&self, key: &Multihash<64>, now: Instant) -> bool {
+        self.ended_set.contains(key)
+            && self
+                .ended
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .is_some_and(|(_, at)| now.saturating_duration_since(*at) <= LATE)
     }
 
     pub(super) fn take_outbox(&mut self) -> Vec<(P, Message)> {
@@ -91,9 +132,10 @@ impl<P: Copy + Eq + StdHash> Client<P> {
         self.wants.insert(*cid.hash(), want);
     }
 
-    pub(super) fn cancel(&mut self, cid: &Cid) {
+    pub(super) fn cancel(&mut self, cid: &Cid, now: Instant) {
         if let Some(want) = self.wants.remove(cid.hash()) {
             self.send_cancels(&want);
+            self.ended(*cid.hash(), now);
         }
     }
 
@@ -190,7 +232,8 @@ impl<P: Copy + Eq + StdHash> Client<P> {
         let mut received = Vec::new();
         let mut unwanted = false;
         for block in message.blocks {
-            match self.wants.remove(block.cid().hash()) {
+            let key = *block.cid().hash();
+            match self.wants.remove(&key) {
                 Some(want) => {
                     // The block may have come under another CID of the same digest (a 1.0 peer
                     // sends CIDv0); hand it out under the CID that was asked for.
@@ -200,7 +243,10 @@ impl<P: Copy + Eq + StdHash> Client<P> {
                         Err(_) => unwanted = true,
                     }
                     self.send_cancels(&want);
+                    self.ended(key, now);
                 }
+                // Late for a want that ended: harmless, and dropped.
+                None if self.is_late(&key, now) => {}
                 None => unwanted = true,
             }
         }

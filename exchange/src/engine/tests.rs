@@ -522,3 +522,43 @@ fn wants_for_invalid_cids_are_ignored() {
     assert!(engine.poll_action().is_none());
     assert_eq!(engine.server.ledger_len(&1), 0);
 }
+
+/// Blocks that arrive after their want ended (we cancelled it, or another provider was first)
+/// are late, not unwanted: an honest provider is never punished for them.
+#[test]
+fn late_blocks_are_not_held_against_a_provider() {
+    let mut net = Net::new(2, Config::new());
+    net.connect(0, 1, Version::V1_2);
+    for i in 0..8 {
+        let b = block(200 + i, 64);
+        let now = net.now;
+        net.nodes[1].engine.want(*b.cid(), now);
+        net.nodes[1].engine.cancel(b.cid(), now);
+        // The provider's answer was already on its way.
+        net.queue.push_back((
+            0,
+            1,
+            Version::V1_2,
+            Message {
+                blocks: vec![b],
+                ..Message::default()
+            }
+            .encode(Version::V1_2),
+        ));
+        net.run();
+    }
+    assert!(
+        net.nodes[1].disconnected.is_empty(),
+        "{:?}",
+        net.nodes[1].disconnected
+    );
+    assert!(net.nodes[1].received.is_empty());
+    // A block that was never wanted still counts.
+    for i in 0..3 {
+        net.send_unwanted_block(0, 1, 50 + i);
+    }
+    assert_eq!(
+        net.nodes[1].disconnected,
+        vec![(0, Misbehaviour::UnwantedBlocks)]
+    );
+}

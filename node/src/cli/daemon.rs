@@ -1,5 +1,14 @@
 //! `switchboard daemon`.
 
+/// A status line on stdout. A daemon keeps serving when nobody reads its output (stdout closed
+/// or its reader gone): the line is dropped, where a client command's `outln!` exits.
+macro_rules! status {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::path::Path;
 
 use libp2p::Multiaddr;
@@ -53,21 +62,21 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
         builder = builder.with_policy(policy);
     }
     let node = builder.build().await?;
-    outln!("Peer ID: {}", node.peer_id());
+    status!("Peer ID: {}", node.peer_id());
     for addr in node.listen_addrs().await {
-        outln!("Swarm listening on {addr}");
+        status!("Swarm listening on {addr}");
     }
     let api_addr = args.api.unwrap_or_else(|| config.addresses.api.clone());
     let server = api::serve(node.clone(), &api_addr).await?;
     repo.write_api_addr(server.local_addr())?;
-    outln!("RPC API server listening on {}", server.local_addr());
-    outln!("Daemon is ready");
+    status!("RPC API server listening on {}", server.local_addr());
+    status!("Daemon is ready");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => outln!("Received interrupt signal, shutting down..."),
-        _ = terminate.recv() => outln!("Received terminate signal, shutting down..."),
-        () = server.shutdown_requested() => outln!("Shutdown requested, shutting down..."),
+        _ = tokio::signal::ctrl_c() => status!("Received interrupt signal, shutting down..."),
+        _ = terminate.recv() => status!("Received terminate signal, shutting down..."),
+        () = server.shutdown_requested() => status!("Shutdown requested, shutting down..."),
     }
     repo.remove_api_addr();
     node.shutdown().await;

@@ -3,6 +3,7 @@
 
 mod blocks;
 mod cli;
+mod faults;
 mod helia;
 mod helia_peer;
 mod hostile;
