@@ -32,7 +32,7 @@ use crate::config::Limits;
 use crate::inbound::Slots;
 use crate::node::{Command as NodeCommand, Event};
 use crate::rt;
-use inbound::{MAX_INBOUND_STREAMS, ReadBudget, Reservation};
+use inbound::{ReadBudget, Reservation};
 
 /// Commands queued from handles.
 const COMMAND_QUEUE: usize = 64;
@@ -151,7 +151,7 @@ impl Bitswap {
         // by speaking several.
         let slots = Slots::new(
             "bitswap",
-            MAX_INBOUND_STREAMS,
+            limits.max_bitswap_streams,
             limits.max_bitswap_streams_per_peer,
         );
         let budget = ReadBudget::new(

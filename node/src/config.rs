@@ -97,8 +97,11 @@ pub struct Limits {
     /// Seconds a peer that misbehaved (forged blocks, floods, malformed messages) is refused.
     /// Default 600.
     pub ban_secs: u64,
+    /// Inbound Bitswap streams open at once, from all peers. boxo keeps one open per peer, so
+    /// this should be no less than `max-connections`. Default 1024.
+    pub max_bitswap_streams: u32,
     /// Inbound Bitswap streams one peer may have open at once (Helia opens one per message
-    /// batch, boxo one in all). Default 32; 128 for all peers together.
+    /// batch, boxo one in all). Default 32.
     pub max_bitswap_streams_per_peer: u32,
     /// Seconds an inbound Bitswap stream may go without a message that carries anything
     /// before it is dropped (empty messages do not count). Default 30.
@@ -198,6 +201,7 @@ impl Default for Limits {
             low_water: 32,
             grace_period_secs: 20,
             ban_secs: 600,
+            max_bitswap_streams: 1024,
             max_bitswap_streams_per_peer: 32,
             bitswap_stream_idle_secs: 30,
             bitswap_read_budget: 64 * 1024 * 1024,

@@ -6,7 +6,7 @@ use crate::{cargo, exec};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which benchmark: `exchange` or `browser`.
+    /// Which benchmark.
     name: Bench,
     /// Passed to the benchmark: the exchange bench takes transport and store names
     /// (`tcp`, `quic-v1`, `memory`, `redb`, `helia`) to run only those rows, the browser bench
@@ -23,11 +23,22 @@ enum Bench {
     /// A page in headless Chromium fetching 16 MiB from a daemon over ws and WebRTC-direct:
     /// switchboard-js next to Helia.
     Browser,
+    /// One daemon serving 10, then 1,000 concurrent fetching peers over loopback TCP: errors,
+    /// peak RSS, aggregate throughput.
+    Scale,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     match args.name {
         Bench::Browser => crate::browser_bench::run(&args.filters),
+        Bench::Scale => exec(cargo().args([
+            "bench",
+            "--locked",
+            "-p",
+            "switchboard-node",
+            "--bench",
+            "scale",
+        ])),
         Bench::Exchange => {
             crate::install::helia_node()?;
             exec(

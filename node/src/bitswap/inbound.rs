@@ -23,9 +23,6 @@ use super::Input;
 use crate::inbound::Slots;
 use crate::rt;
 
-/// Inbound streams read at once, from all peers together.
-pub(super) const MAX_INBOUND_STREAMS: u32 = 128;
-
 /// Budget units: KiB, so that a budget of gigabytes fits a semaphore.
 const UNIT: usize = 1024;
 

@@ -15,6 +15,9 @@ use libp2p::Multiaddr;
 use switchboard_filters::{Policy, Rule};
 use switchboard_node::{InitProfile, Node, Repo, RepoError, api, profile};
 
+/// The descriptors a daemon asks for (within the hard limit), as Kubo's default `IPFS_FD_MAX`.
+const FD_MAX: u64 = 8192;
+
 /// Options of `switchboard daemon`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -60,6 +63,12 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
             .with_rules(args.filters)
             .with_rules(config.filters.rules().iter().cloned());
         builder = builder.with_policy(policy);
+    }
+    // As Kubo (`IPFS_FD_MAX`): a daemon holding a thousand connections needs more descriptors
+    // than the usual soft limit of 1024.
+    match rlimit::increase_nofile_limit(FD_MAX) {
+        Ok(limit) => tracing::debug!(limit, "file descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
     }
     let node = builder.build().await?;
     status!("Peer ID: {}", node.peer_id());
