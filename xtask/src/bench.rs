@@ -26,11 +26,25 @@ enum Bench {
     /// One daemon serving 10, then 1,000 concurrent fetching peers over loopback TCP: errors,
     /// peak RSS, aggregate throughput.
     Scale,
+    /// Round trips from dial to first block through a delaying proxy, TCP and QUIC, next to
+    /// Helia.
+    Latency,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     match args.name {
         Bench::Browser => crate::browser_bench::run(&args.filters),
+        Bench::Latency => {
+            crate::install::helia_node()?;
+            exec(cargo().args([
+                "bench",
+                "--locked",
+                "-p",
+                "switchboard-node",
+                "--bench",
+                "latency",
+            ]))
+        }
         Bench::Scale => exec(cargo().args([
             "bench",
             "--locked",
