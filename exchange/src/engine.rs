@@ -42,6 +42,19 @@ pub enum Action<P> {
         /// The version to encode it for.
         version: Version,
     },
+    /// Send `peer` the blocks `cids` in one message: read them from the store (off the
+    /// engine's thread: the engine never reads block data), leave out any gone since, and call
+    /// [`Engine::message_sent`] with `bytes` when written (or given up).
+    SendBlocks {
+        /// The peer.
+        peer: P,
+        /// The blocks, in order.
+        cids: Vec<Cid>,
+        /// Their bytes, as the engine counts them in flight.
+        bytes: usize,
+        /// The version to encode the message for.
+        version: Version,
+    },
     /// A wanted block arrived, verified against the wanted CID: store it and wake whoever
     /// waits for it.
     Received(Block),
@@ -129,9 +142,9 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
     }
 
     /// A block was stored locally: peers that want it are served.
-    pub fn block_added(&mut self, block: &Block, store: &dyn Blockstore) {
+    pub fn block_added(&mut self, block: &Block) {
         self.server.block_added(block, &self.config);
-        self.flush_server(store);
+        self.flush_server();
     }
 
     /// A message from `peer` arrived on a stream speaking `version`. A peer not announced yet
@@ -160,7 +173,7 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
             self.punish(peer, Misbehaviour::UnwantedBlocks);
         }
         self.flush_client();
-        self.flush_server(store);
+        self.flush_server();
     }
 
     /// A message from `peer`, on a stream speaking `version`, did not decode.
@@ -175,11 +188,11 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         }
     }
 
-    /// A message to `peer` was written (or failed); `bytes` is its [`Message::block_bytes`].
-    /// More answers may go out.
-    pub fn message_sent(&mut self, peer: P, bytes: usize, store: &dyn Blockstore) {
+    /// A message to `peer` was written (or failed); `bytes` is the `bytes` of its
+    /// [`Action::SendBlocks`] (0 for an [`Action::Send`]). More answers may go out.
+    pub fn message_sent(&mut self, peer: P, bytes: usize) {
         self.server.message_sent(&peer, bytes);
-        self.flush_server(store);
+        self.flush_server();
     }
 
     /// Time passed: slow providers are replaced, want-haves are sent again.
@@ -225,15 +238,28 @@ impl<P: Copy + Eq + StdHash + std::fmt::Debug> Engine<P> {
         }
     }
 
-    fn flush_server(&mut self, store: &dyn Blockstore) {
-        for (peer, message) in self.server.take_outbox(store, &self.config) {
-            if let Some(state) = self.peers.get(&peer) {
-                self.actions.push_back(Action::Send {
+    fn flush_server(&mut self) {
+        for out in self.server.take_outbox(&self.config) {
+            let peer = match &out {
+                server::Out::Message(peer, _) | server::Out::Blocks(peer, ..) => *peer,
+            };
+            let Some(state) = self.peers.get(&peer) else {
+                continue;
+            };
+            let version = state.version;
+            self.actions.push_back(match out {
+                server::Out::Message(peer, message) => Action::Send {
                     peer,
                     message,
-                    version: state.version,
-                });
-            }
+                    version,
+                },
+                server::Out::Blocks(peer, cids, bytes) => Action::SendBlocks {
+                    peer,
+                    cids,
+                    bytes,
+                    version,
+                },
+            });
         }
     }
 }

@@ -50,8 +50,14 @@ fuzz_target!(|data: &[u8]| {
                     );
                     Block::verify(*block.cid(), block.data().clone()).expect("verified");
                 }
-                Action::Send { peer, message, .. } => {
-                    engine.message_sent(peer, message.block_bytes(), &store)
+                Action::Send { peer, .. } => engine.message_sent(peer, 0),
+                Action::SendBlocks {
+                    peer, cids, bytes, ..
+                } => {
+                    for cid in &cids {
+                        store.get(cid).expect("the store answers");
+                    }
+                    engine.message_sent(peer, bytes)
                 }
                 Action::Disconnect { peer, .. } => engine.peer_disconnected(peer, now),
             }

@@ -42,6 +42,8 @@ const INBOUND_QUEUE: usize = 64;
 const WRITER_QUEUE: usize = 16;
 /// Batches of fetched blocks being stored at once; later batches wait their turn.
 const MAX_STORE_WRITES: usize = 4;
+/// Batches of blocks being read from the store for peers at once.
+const MAX_STORE_READS: usize = 4;
 
 /// Why a block could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,9 +114,18 @@ enum Input {
     Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
     Node(Event),
+    /// A batch of blocks read from the store for a peer, ready to send.
+    Loaded(PeerId, Outgoing),
     /// The peers connected now, after node events were missed.
     Connected(HashSet<PeerId>),
     Timeout,
+}
+
+/// A message for a peer's writer.
+struct Outgoing {
+    message: Message,
+    /// The bytes the engine counts in flight for it (its `SendBlocks` bytes, 0 otherwise).
+    planned: usize,
 }
 
 /// A writer's report on one message.
@@ -122,6 +133,8 @@ struct Sent {
     peer: PeerId,
     blocks: usize,
     bytes: usize,
+    /// [`Outgoing::planned`].
+    planned: usize,
     /// Whether the message reached the stream (else it was given up).
     written: bool,
 }
@@ -178,6 +191,8 @@ impl Bitswap {
             control,
             writers: HashMap::new(),
             overflow: HashMap::new(),
+            loads: VecDeque::new(),
+            loading: 0,
             waiting: HashMap::new(),
             storing: HashSet::new(),
             unwritten: VecDeque::new(),
@@ -290,9 +305,12 @@ struct Driver {
     engine: Engine<PeerId>,
     store: Arc<dyn Blockstore>,
     control: libp2p_stream::Control,
-    writers: HashMap<PeerId, mpsc::Sender<(Message, Version)>>,
+    writers: HashMap<PeerId, mpsc::Sender<Outgoing>>,
     /// Messages a full writer queue could not take yet, in order.
-    overflow: HashMap<PeerId, VecDeque<(Message, Version)>>,
+    overflow: HashMap<PeerId, VecDeque<Outgoing>>,
+    /// Block batches to read from the store, and how many are being read.
+    loads: VecDeque<(PeerId, Vec<Cid>, usize)>,
+    loading: usize,
     waiting: HashMap<Cid, Vec<oneshot::Sender<Block>>>,
     /// Fetched blocks not stored yet: waiting for a write slot, or being written.
     storing: HashSet<Cid>,
@@ -413,7 +431,7 @@ impl Driver {
             }
             Input::Command(Command::Added(block)) => {
                 self.complete(&block);
-                self.engine.block_added(&block, self.store.as_ref());
+                self.engine.block_added(&block);
             }
             Input::Inbound {
                 peer,
@@ -440,7 +458,7 @@ impl Driver {
                 for block in &blocks {
                     self.storing.remove(block.cid());
                     self.complete(block);
-                    self.engine.block_added(block, self.store.as_ref());
+                    self.engine.block_added(block);
                 }
                 self.write_next();
             }
@@ -449,8 +467,7 @@ impl Driver {
                     self.stat.blocks_sent += sent.blocks as u64;
                     self.stat.data_sent += sent.bytes as u64;
                 }
-                self.engine
-                    .message_sent(sent.peer, sent.bytes, self.store.as_ref());
+                self.engine.message_sent(sent.peer, sent.planned);
                 self.refill(sent.peer);
             }
             Input::Command(Command::Stat(reply)) => {
@@ -479,6 +496,14 @@ impl Driver {
                 self.engine.peer_disconnected(peer, now);
             }
             Input::Node(_) => {}
+            Input::Loaded(peer, outgoing) => {
+                self.loading -= 1;
+                // A peer gone meanwhile has no ledger to answer to: its blocks are dropped.
+                if self.engine.peers().any(|p| *p == peer) {
+                    self.queue_for(peer, outgoing);
+                }
+                self.read_next();
+            }
             Input::Connected(connected) => {
                 let gone: Vec<PeerId> = self
                     .engine
@@ -542,23 +567,20 @@ impl Driver {
         let mut received = Vec::new();
         while let Some(action) = self.engine.poll_action() {
             match action {
-                Action::Send {
-                    peer,
-                    message,
-                    version,
-                } => {
+                // The writer encodes for the version its stream negotiated.
+                Action::Send { peer, message, .. } => {
                     trace_message("out", peer, &message);
-                    let queue = self.overflow.entry(peer).or_default();
-                    queue.push_back((message, version));
-                    if queue.len() > self.max_queued {
-                        // It stopped reading: what waits for it is dropped, and so is it.
-                        tracing::info!(%peer, queued = queue.len(), "dropping a bitswap peer that stopped reading");
-                        self.overflow.remove(&peer);
-                        self.writers.remove(&peer);
-                        let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
-                        continue;
-                    }
-                    self.refill(peer);
+                    let outgoing = Outgoing {
+                        message,
+                        planned: 0,
+                    };
+                    self.queue_for(peer, outgoing);
+                }
+                Action::SendBlocks {
+                    peer, cids, bytes, ..
+                } => {
+                    self.loads.push_back((peer, cids, bytes));
+                    self.read_next();
                 }
                 Action::Received(block) => {
                     self.stat.blocks_received += 1;
@@ -576,6 +598,51 @@ impl Driver {
             }
         }
         received
+    }
+
+    /// Queues `outgoing` for `peer`'s writer. A peer that lets more than the limit pile up has
+    /// stopped reading: what waits for it is dropped, and so is it.
+    fn queue_for(&mut self, peer: PeerId, outgoing: Outgoing) {
+        let queue = self.overflow.entry(peer).or_default();
+        queue.push_back(outgoing);
+        if queue.len() > self.max_queued {
+            tracing::info!(%peer, queued = queue.len(), "dropping a bitswap peer that stopped reading");
+            self.overflow.remove(&peer);
+            self.writers.remove(&peer);
+            let _ = self.node_commands.try_send(NodeCommand::Disconnect(peer));
+            return;
+        }
+        self.refill(peer);
+    }
+
+    /// Reads waiting block batches from the store on the blocking pool, a few at once: the
+    /// engine never reads block data, and the driver's task never waits on the disk. A block
+    /// gone since it was wanted (or unreadable) is left out of its message.
+    fn read_next(&mut self) {
+        while self.loading < MAX_STORE_READS {
+            let Some((peer, cids, planned)) = self.loads.pop_front() else {
+                return;
+            };
+            self.loading += 1;
+            let store = self.store.clone();
+            let done = self.sent_tx.clone();
+            rt::spawn(async move {
+                let blocks = rt::blocking(move || {
+                    cids.iter()
+                        .filter_map(|cid| store.get(cid).ok().flatten())
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                let message = Message {
+                    blocks,
+                    ..Message::default()
+                };
+                trace_message("out", peer, &message);
+                let outgoing = Outgoing { message, planned };
+                let _ = done.send(Input::Loaded(peer, outgoing)).await;
+            });
+        }
     }
 
     /// Hands the writer of `peer` as many overflowed messages as it takes.

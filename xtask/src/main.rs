@@ -9,7 +9,9 @@
 //! - `cargo xtask matrix [--only PATTERN] [--json PATH]`: real processes for every environment
 //!   pair x transport x implementation, a table of pass/fail and connect times.
 //! - `cargo xtask bench exchange`: Bitswap throughput next to raw streams and Helia;
-//!   `cargo xtask bench browser`: a page fetching from a daemon, switchboard-js next to Helia.
+//!   `cargo xtask bench browser`: a page fetching from a daemon, switchboard-js next to Helia;
+//!   `cargo xtask bench scale`: one daemon serving 1,000 peers; `cargo xtask bench latency`:
+//!   round trips from dial to first block under an injected delay.
 //! - `cargo xtask fuzz [TARGET] [--time S]`: the fuzz targets of `fuzz/` (cargo-fuzz).
 //! - `cargo xtask proto`: regenerates the committed Rust code of the `.proto` schemas.
 

@@ -30,8 +30,8 @@ struct Entry {
 struct Ledger {
     /// Wants for blocks we lack, answered when the block is added.
     wants: HashMap<Multihash<64>, Entry>,
-    /// Blocks to send, in the order they were wanted.
-    queue: BTreeMap<u64, Cid>,
+    /// Blocks to send, with their sizes, in the order they were wanted.
+    queue: BTreeMap<u64, (Cid, usize)>,
     /// Where each queued block is in `queue`.
     queued: HashMap<Multihash<64>, u64>,
     next: u64,
@@ -49,19 +49,19 @@ impl Ledger {
         self.wants.contains_key(key) || self.queued.contains_key(key)
     }
 
-    fn enqueue(&mut self, cid: Cid) {
+    fn enqueue(&mut self, cid: Cid, size: usize) {
         if self.queued.contains_key(cid.hash()) {
             return;
         }
         self.queued.insert(*cid.hash(), self.next);
-        self.queue.insert(self.next, cid);
+        self.queue.insert(self.next, (cid, size));
         self.next += 1;
     }
 
-    fn dequeue(&mut self) -> Option<Cid> {
-        let (_, cid) = self.queue.pop_first()?;
+    fn dequeue(&mut self) -> Option<(Cid, usize)> {
+        let (_, (cid, size)) = self.queue.pop_first()?;
         self.queued.remove(cid.hash());
-        Some(cid)
+        Some((cid, size))
     }
 
     fn forget(&mut self, key: &Multihash<64>) {
@@ -128,9 +128,9 @@ impl<P: Copy + Eq + StdHash> Server<P> {
             // A store failure reads as "missing": the peer gets DONT_HAVE, never a bad block.
             let size = store.size(&want.cid).ok().flatten();
             match (want.want_type, size) {
-                (WantType::Block, Some(_)) => ledger.enqueue(want.cid),
+                (WantType::Block, Some(size)) => ledger.enqueue(want.cid, size),
                 (WantType::Have, Some(size)) if size < config.inline_block_size => {
-                    ledger.enqueue(want.cid)
+                    ledger.enqueue(want.cid, size)
                 }
                 (WantType::Have, Some(_)) => {
                     ledger.presences.insert(key, (want.cid, Presence::Have));
@@ -164,7 +164,7 @@ impl<P: Copy + Eq + StdHash> Server<P> {
                         .presences
                         .insert(*entry.cid.hash(), (entry.cid, Presence::Have));
                 }
-                _ => ledger.enqueue(entry.cid),
+                _ => ledger.enqueue(entry.cid, block.data().len()),
             }
         }
     }
@@ -175,14 +175,12 @@ impl<P: Copy + Eq + StdHash> Server<P> {
         }
     }
 
-    /// The answers that may go out now, packed into messages.
-    pub(super) fn take_outbox(
-        &mut self,
-        store: &dyn Blockstore,
-        config: &Config,
-    ) -> Vec<(P, Message)> {
+    /// The answers that may go out now: presences as messages, blocks as batches of about the
+    /// target message size for the driver to read from the store (off the engine's thread)
+    /// and send; their bytes count as in flight from now.
+    pub(super) fn take_outbox(&mut self, config: &Config) -> Vec<Out<P>> {
         let mut outbox = Outbox::new();
-        let mut extra = Vec::new();
+        let mut batches = Vec::new();
         for (peer, ledger) in &mut self.ledgers {
             if !ledger.presences.is_empty() {
                 outbox
@@ -190,28 +188,39 @@ impl<P: Copy + Eq + StdHash> Server<P> {
                     .presences
                     .extend(ledger.presences.drain().map(|(_, presence)| presence));
             }
+            let mut batch = Vec::new();
             let mut size = 0;
             while ledger.in_flight < config.max_in_flight_bytes {
-                let Some(cid) = ledger.dequeue() else {
+                let Some((cid, len)) = ledger.dequeue() else {
                     break;
                 };
-                let Ok(Some(block)) = store.get(&cid) else {
-                    // Removed (or unreadable) since it was wanted: nothing to send.
-                    continue;
-                };
-                let len = block.data().len();
                 if size > 0 && size + len > config.target_message_size {
-                    // This message is full: the rest goes in the next one.
-                    extra.push((*peer, std::mem::take(outbox.to(*peer))));
+                    // This batch is full: the rest goes in the next one.
+                    batches.push(Out::Blocks(*peer, std::mem::take(&mut batch), size));
                     size = 0;
                 }
                 size += len;
                 ledger.in_flight += len;
-                outbox.to(*peer).blocks.push(block);
+                batch.push(cid);
+            }
+            if !batch.is_empty() {
+                batches.push(Out::Blocks(*peer, batch, size));
             }
         }
-        let mut messages = extra;
-        messages.extend(outbox.take());
-        messages
+        let mut out: Vec<Out<P>> = outbox
+            .take()
+            .into_iter()
+            .map(|(peer, message)| Out::Message(peer, message))
+            .collect();
+        out.extend(batches);
+        out
     }
+}
+
+/// What the server hands the engine to send.
+pub(super) enum Out<P> {
+    /// A message as it is (presences).
+    Message(P, Message),
+    /// Blocks to read from the store and send in one message, and their bytes.
+    Blocks(P, Vec<Cid>, usize),
 }

@@ -27,6 +27,18 @@ struct Net {
     withhold_blocks: Vec<usize>,
 }
 
+/// A message with the blocks `cids` read from `store`, as the driver builds one for
+/// [`Action::SendBlocks`].
+fn load(store: &MemoryBlockstore, cids: &[Cid]) -> Message {
+    Message {
+        blocks: cids
+            .iter()
+            .filter_map(|cid| store.get(cid).expect("get"))
+            .collect(),
+        ..Message::default()
+    }
+}
+
 fn block(i: usize, len: usize) -> Block {
     let mut data = vec![0u8; len];
     data[..8].copy_from_slice(&(i as u64).to_le_bytes());
@@ -82,7 +94,7 @@ impl Net {
     fn put(&mut self, node: usize, block: &Block) {
         let n = &mut self.nodes[node];
         n.store.put(block).expect("put");
-        n.engine.block_added(block, &n.store);
+        n.engine.block_added(block);
         self.run();
     }
 
@@ -100,30 +112,36 @@ impl Net {
                 while let Some(action) = self.nodes[i].engine.poll_action() {
                     progressed = true;
                     let node = &mut self.nodes[i];
-                    match action {
+                    // What the driver does: block batches are read from the store.
+                    let (peer, message, version, bytes) = match action {
                         Action::Send {
                             peer,
                             message,
                             version,
-                        } => {
-                            node.served_blocks += message.blocks.len();
-                            node.engine
-                                .message_sent(peer, message.block_bytes(), &node.store);
-                            let withheld =
-                                self.withhold_blocks.contains(&i) && !message.blocks.is_empty();
-                            if !self.silent.contains(&i) && !withheld {
-                                self.queue
-                                    .push_back((i, peer, version, message.encode(version)));
-                            }
-                        }
+                        } => (peer, message, version, 0),
+                        Action::SendBlocks {
+                            peer,
+                            cids,
+                            bytes,
+                            version,
+                        } => (peer, load(&node.store, &cids), version, bytes),
                         Action::Received(block) => {
                             node.store.put(&block).expect("put");
-                            node.engine.block_added(&block, &node.store);
+                            node.engine.block_added(&block);
                             node.received.push(block);
+                            continue;
                         }
                         Action::Disconnect { peer, reason } => {
-                            node.disconnected.push((peer, reason))
+                            node.disconnected.push((peer, reason));
+                            continue;
                         }
+                    };
+                    node.served_blocks += message.blocks.len();
+                    node.engine.message_sent(peer, bytes);
+                    let withheld = self.withhold_blocks.contains(&i) && !message.blocks.is_empty();
+                    if !self.silent.contains(&i) && !withheld {
+                        self.queue
+                            .push_back((i, peer, version, message.encode(version)));
                     }
                 }
             }
@@ -409,8 +427,8 @@ fn answers_in_flight_are_bounded() {
         now,
     );
     let mut sent = Vec::new();
-    while let Some(Action::Send { message, .. }) = engine.poll_action() {
-        sent.push(message);
+    while let Some(Action::SendBlocks { cids, .. }) = engine.poll_action() {
+        sent.push(load(&store, &cids));
     }
     let first_round: usize = sent.iter().map(Message::block_bytes).sum();
     assert!(
@@ -425,9 +443,9 @@ fn answers_in_flight_are_bounded() {
     let mut total = first_round;
     let mut rounds = 0;
     while total < 16 * 256 * 1024 {
-        engine.message_sent(1, 1024 * 1024, &store);
-        while let Some(Action::Send { message, .. }) = engine.poll_action() {
-            total += message.block_bytes();
+        engine.message_sent(1, 1024 * 1024);
+        while let Some(Action::SendBlocks { bytes, .. }) = engine.poll_action() {
+            total += bytes;
         }
         rounds += 1;
         assert!(rounds < 32, "answers stalled at {total} bytes");
@@ -504,7 +522,7 @@ fn cancelled_wants_are_not_served() {
     assert_eq!(engine.server.ledger_len(&1), 511);
     from_peer(&mut engine, &store, all(true));
     assert_eq!(engine.server.ledger_len(&1), 0);
-    engine.message_sent(1, 256 * 1024, &store);
+    engine.message_sent(1, 256 * 1024);
     assert!(engine.poll_action().is_none());
 }
 
@@ -561,4 +579,64 @@ fn late_blocks_are_not_held_against_a_provider() {
         net.nodes[1].disconnected,
         vec![(0, Misbehaviour::UnwantedBlocks)]
     );
+}
+
+/// A store that counts the block reads it serves.
+#[derive(Debug)]
+struct Counting {
+    inner: MemoryBlockstore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl Blockstore for Counting {
+    fn get(&self, cid: &Cid) -> Result<Option<Block>, crate::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(cid)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, crate::StoreError> {
+        self.inner.has(cid)
+    }
+    fn size(&self, cid: &Cid) -> Result<Option<usize>, crate::StoreError> {
+        self.inner.size(cid)
+    }
+    fn put(&self, block: &Block) -> Result<(), crate::StoreError> {
+        self.inner.put(block)
+    }
+    fn remove(&self, cid: &Cid) -> Result<bool, crate::StoreError> {
+        self.inner.remove(cid)
+    }
+}
+
+/// Serving wants never reads block data in the engine (only sizes): the driver reads the
+/// batches it is handed off its own task, so a peer wanting many large blocks cannot make
+/// the engine's caller wait on the disk.
+#[test]
+fn the_engine_never_reads_block_data() {
+    let store = Counting {
+        inner: MemoryBlockstore::new(),
+        reads: Default::default(),
+    };
+    let blocks: Vec<Block> = (0..32).map(|i| block(i, 256 * 1024)).collect();
+    for b in &blocks {
+        store.put(b).expect("put");
+    }
+    let mut engine: Engine<usize> = Engine::new(Config::new());
+    engine.peer_connected(1, Version::V1_2);
+    let message = Message {
+        wants: blocks
+            .iter()
+            .map(|b| want(*b.cid(), WantType::Block, false))
+            .collect(),
+        ..Message::default()
+    };
+    engine.handle_message(1, Version::V1_2, message, &store, Instant::now());
+    let mut batches = 0;
+    while let Some(action) = engine.poll_action() {
+        if let Action::SendBlocks { cids, bytes, .. } = action {
+            assert_eq!(bytes, cids.len() * 256 * 1024);
+            batches += 1;
+        }
+    }
+    assert!(batches > 0);
+    assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

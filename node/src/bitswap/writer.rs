@@ -10,7 +10,7 @@ use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{Message, PROTOCOLS, Version, write_message};
 use tokio::sync::mpsc;
 
-use super::{Input, Sent};
+use super::{Input, Outgoing, Sent};
 use crate::rt;
 
 /// How long a writer keeps an idle stream open.
@@ -63,7 +63,7 @@ async fn open(
 pub(super) async fn write_to(
     peer: PeerId,
     mut control: libp2p_stream::Control,
-    mut queue: mpsc::Receiver<(Message, Version)>,
+    mut queue: mpsc::Receiver<Outgoing>,
     done: mpsc::Sender<Input>,
     write_timeout: Duration,
 ) {
@@ -81,8 +81,10 @@ pub(super) async fn write_to(
             },
             None => Ok(queue.recv().await),
         };
-        let message = match next {
-            Ok(Some((message, _))) => message,
+        let Outgoing {
+            message, planned, ..
+        } = match next {
+            Ok(Some(outgoing)) => outgoing,
             Ok(None) => break,
             Err(rt::Elapsed) => {
                 if let Some(outbound) = current.take() {
@@ -120,6 +122,7 @@ pub(super) async fn write_to(
             peer,
             blocks: message.blocks.len(),
             bytes: message.block_bytes(),
+            planned,
             written,
         };
         if done.send(Input::Sent(sent)).await.is_err() || versions.is_empty() {
@@ -171,8 +174,8 @@ impl Outbound {
     /// Waits for the next message, for at most [`WRITER_IDLE`].
     async fn idle(
         &mut self,
-        queue: &mut mpsc::Receiver<(Message, Version)>,
-    ) -> std::io::Result<Result<Option<(Message, Version)>, rt::Elapsed>> {
+        queue: &mut mpsc::Receiver<Outgoing>,
+    ) -> std::io::Result<Result<Option<Outgoing>, rt::Elapsed>> {
         watching(
             &mut self.reader,
             std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv())),
