@@ -72,12 +72,8 @@ impl ReadBudget {
     pub(crate) fn new(total: u64, per_peer: u64) -> Self {
         let floor = units(MAX_MESSAGE_SIZE);
         let cap = |bytes: u64| {
-            units(
-                usize::try_from(bytes)
-                    .unwrap_or(usize::MAX)
-                    .min(u32::MAX as usize * UNIT),
-            )
-            .max(floor)
+            let most = (u32::MAX as u64).min(Semaphore::MAX_PERMITS as u64);
+            (bytes.div_ceil(UNIT as u64).min(most) as u32).max(floor)
         };
         let total = cap(total);
         Self {
