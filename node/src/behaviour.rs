@@ -10,9 +10,12 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use switchboard_filters::Policy;
 
+use crate::BuildError;
 use crate::config::Limits;
 use crate::gate::{Advertised, Gate};
 use crate::resources::Resources;
+use crate::rt::Rt;
+use switchboard_runtime::Reactor;
 
 /// The identify protocol version, as Kubo and js-libp2p announce it.
 const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
@@ -50,25 +53,28 @@ pub(crate) struct Behaviour {
 
 impl Behaviour {
     pub(crate) fn new(
+        rt: &Rt,
         keypair: &Keypair,
         policy: Arc<Policy>,
         limits: &Limits,
         mdns: bool,
-    ) -> std::io::Result<Self> {
+    ) -> Result<Self, BuildError> {
         let peer = keypair.public().to_peer_id();
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), keypair.public())
                 .with_agent_version(AGENT_VERSION.to_owned())
                 .with_push_listen_addr_updates(true),
         );
-        let mdns = if mdns {
-            Some(Self::mdns(peer, policy.clone())?)
-        } else {
+        let mdns = if !mdns {
             None
+        } else if rt.reactor() == Reactor::Tokio {
+            Some(Self::mdns(peer, policy.clone()).map_err(BuildError::Mdns)?)
+        } else {
+            return Err(BuildError::MdnsUnsupported { runtime: rt.name() });
         };
         Ok(Self {
             gate: Gate::new(policy.clone()),
-            resources: Resources::new(limits.clone()),
+            resources: Resources::new(rt.clone(), limits.clone()),
             identify: Advertised::new(identify, policy, peer),
             mdns: mdns.into(),
             stream: libp2p_stream::Behaviour::new(),

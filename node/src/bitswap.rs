@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::config::Limits;
 use crate::inbound::Slots;
 use crate::node::{Command as NodeCommand, Event};
-use crate::rt;
+use crate::rt::{Instant, Rt};
 use inbound::{ReadBudget, Reservation};
 
 /// Commands queued from handles.
@@ -142,6 +142,7 @@ struct Sent {
 /// The handle the node keeps.
 #[derive(Debug, Clone)]
 pub(crate) struct Bitswap {
+    rt: Rt,
     commands: mpsc::Sender<Command>,
     store: Arc<dyn Blockstore>,
     slots: Slots,
@@ -152,6 +153,7 @@ pub(crate) struct Bitswap {
 impl Bitswap {
     /// Starts the driver and its inbound stream service.
     pub(crate) fn start(
+        rt: Rt,
         store: Arc<dyn Blockstore>,
         mut control: libp2p_stream::Control,
         events: broadcast::Receiver<Event>,
@@ -175,7 +177,8 @@ impl Bitswap {
             let incoming = control
                 .accept(StreamProtocol::new(name))
                 .expect("only bitswap registers bitswap");
-            rt::spawn(inbound::serve(
+            rt.spawn(inbound::serve(
+                rt.clone(),
                 incoming,
                 version,
                 slots.clone(),
@@ -186,6 +189,7 @@ impl Bitswap {
         }
         let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
         let driver = Driver {
+            rt: rt.clone(),
             engine: Engine::new(Config::new()),
             store: store.clone(),
             control,
@@ -203,8 +207,9 @@ impl Bitswap {
             max_queued: limits.max_queued_messages_per_peer as usize,
             write_timeout: limits.write_timeout(),
         };
-        rt::spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
+        rt.spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
         Self {
+            rt,
             commands,
             store,
             slots,
@@ -236,7 +241,7 @@ impl Bitswap {
     pub(crate) async fn put(&self, block: Block) -> Result<(), switchboard_exchange::StoreError> {
         let store = self.store.clone();
         let stored = block.clone();
-        crate::node::blocking(move || store.put(&stored)).await?;
+        crate::node::blocking(&self.rt, move || store.put(&stored)).await?;
         let _ = self.commands.send(Command::Added(block)).await;
         Ok(())
     }
@@ -252,10 +257,15 @@ impl Bitswap {
     }
 
     /// The block `cid` names: from the store, or fetched from peers within `timeout`.
+    /// The runtime the node runs on.
+    pub(crate) fn rt(&self) -> &Rt {
+        &self.rt
+    }
+
     pub(crate) async fn get(&self, cid: Cid, timeout: Duration) -> Result<Block, GetError> {
         switchboard_exchange::check_cid(&cid)?;
         let store = self.store.clone();
-        let local = crate::node::blocking(move || store.get(&cid))
+        let local = crate::node::blocking(&self.rt, move || store.get(&cid))
             .await
             .map_err(|e| GetError::Store(e.to_string()))?;
         if let Some(block) = local {
@@ -272,7 +282,7 @@ impl Bitswap {
             commands: &self.commands,
             cid: Some(cid),
         };
-        match rt::timeout(timeout, answer).await {
+        match self.rt.timeout(timeout, answer).await {
             Ok(Ok(block)) => {
                 give_up.cid = None;
                 Ok(block)
@@ -302,6 +312,7 @@ impl Drop for GiveUp<'_> {
 }
 
 struct Driver {
+    rt: Rt,
     engine: Engine<PeerId>,
     store: Arc<dyn Blockstore>,
     control: libp2p_stream::Control,
@@ -356,7 +367,7 @@ impl Driver {
             let timeout = self.engine.poll_timeout();
             let sleep = async {
                 match timeout {
-                    Some(at) => rt::sleep_until(at).await,
+                    Some(at) => self.rt.sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -397,7 +408,7 @@ impl Driver {
     }
 
     /// Forgets waiters whose callers went away, and the wants nobody waits for any more.
-    fn sweep(&mut self, now: rt::Instant) {
+    fn sweep(&mut self, now: Instant) {
         let mut abandoned = Vec::new();
         self.waiting.retain(|cid, waiters| {
             waiters.retain(|w| !w.is_closed());
@@ -412,7 +423,7 @@ impl Driver {
     }
 
     fn handle(&mut self, input: Input) {
-        let now = rt::Instant::now();
+        let now = Instant::now();
         match input {
             Input::Command(Command::Get { cid, reply }) => {
                 self.waiting.entry(cid).or_default().push(reply);
@@ -545,12 +556,13 @@ impl Driver {
             self.writes += 1;
             let store = self.store.clone();
             let done = self.sent_tx.clone();
-            rt::spawn(async move {
+            let rt = self.rt.clone();
+            self.rt.spawn(async move {
                 // The blocks are handed out whatever became of the write (a failed or
                 // panicking store is logged); cloning them copies no data.
                 let batch = blocks.clone();
                 let count = blocks.len();
-                match rt::blocking(move || store.put_many(&batch)).await {
+                match rt.blocking(move || store.put_many(&batch)).await {
                     Some(Ok(())) => {}
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, blocks = count, "cannot store fetched blocks")
@@ -591,7 +603,7 @@ impl Driver {
                     tracing::info!(%peer, ?reason, "banning a misbehaving bitswap peer");
                     // Waits for room in the command queue rather than losing the ban.
                     let commands = self.node_commands.clone();
-                    rt::spawn(async move {
+                    self.rt.spawn(async move {
                         let _ = commands.send(NodeCommand::Ban(peer)).await;
                     });
                 }
@@ -626,14 +638,16 @@ impl Driver {
             self.loading += 1;
             let store = self.store.clone();
             let done = self.sent_tx.clone();
-            rt::spawn(async move {
-                let blocks = rt::blocking(move || {
-                    cids.iter()
-                        .filter_map(|cid| store.get(cid).ok().flatten())
-                        .collect::<Vec<_>>()
-                })
-                .await
-                .unwrap_or_default();
+            let rt = self.rt.clone();
+            self.rt.spawn(async move {
+                let blocks = rt
+                    .blocking(move || {
+                        cids.iter()
+                            .filter_map(|cid| store.get(cid).ok().flatten())
+                            .collect::<Vec<_>>()
+                    })
+                    .await
+                    .unwrap_or_default();
                 let message = Message {
                     blocks,
                     ..Message::default()
@@ -652,7 +666,8 @@ impl Driver {
         };
         let writer = self.writers.entry(peer).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            rt::spawn(writer::write_to(
+            self.rt.spawn(writer::write_to(
+                self.rt.clone(),
                 peer,
                 self.control.clone(),
                 rx,

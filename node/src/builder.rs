@@ -15,8 +15,10 @@ use crate::behaviour::Behaviour;
 use crate::config::Limits;
 #[cfg(not(wasm_browser))]
 use crate::repo::Repo;
+use crate::rt::Rt;
 use crate::runner::{Parts, Runner};
 use crate::{BuildError, Node, Profile};
+use switchboard_runtime::Runtime;
 
 /// Builds a [`Node`]: start from a [`Profile`] with [`Node::builder`], override with `with_*`,
 /// then [`Builder::build`].
@@ -34,6 +36,7 @@ pub struct Builder {
     idle_timeout: Duration,
     blockstore: Option<Arc<dyn Blockstore>>,
     serve_perf: bool,
+    runtime: Option<Rt>,
 }
 
 impl Builder {
@@ -42,7 +45,8 @@ impl Builder {
     /// Defaults before the profile: a fresh ed25519 identity, blocks in memory, no transports,
     /// no listen addresses,
     /// a policy that allows everything, mDNS off, [`Security::NoiseThenTls`], the default
-    /// [`Limits`], connections kept open for an hour without streams, and perf not served.
+    /// [`Limits`], connections kept open for an hour without streams, perf not served, and
+    /// the runtime found where [`Builder::build`] is called (see [`Builder::with_runtime`]).
     pub(crate) fn new(profile: &dyn Profile) -> Self {
         let builder = Self {
             profile: profile.name(),
@@ -57,6 +61,7 @@ impl Builder {
             idle_timeout: Duration::from_secs(3600),
             blockstore: None,
             serve_perf: false,
+            runtime: None,
         };
         profile.apply(builder)
     }
@@ -132,6 +137,14 @@ impl Builder {
         self
     }
 
+    /// Sets the async runtime the node runs on: its tasks, timers, blocking store calls and
+    /// the reactor its transports' sockets use. Without one, [`Builder::build`] takes the
+    /// tokio runtime it is called in (the page's event loop in a web page).
+    pub fn with_runtime(mut self, runtime: impl Runtime) -> Self {
+        self.runtime = Some(Rt::new(runtime));
+        self
+    }
+
     /// Sets where blocks are kept.
     pub fn with_blockstore(mut self, blockstore: Arc<dyn Blockstore>) -> Self {
         self.blockstore = Some(blockstore);
@@ -168,8 +181,10 @@ impl Builder {
     /// Checks the settings against each other, builds the swarm, starts every listener and
     /// returns once each listener has an address (or fails with the first that cannot start).
     pub async fn build(self) -> Result<Node, BuildError> {
-        #[cfg(not(wasm_browser))]
-        tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        let rt = self
+            .runtime
+            .or_else(Rt::default_here)
+            .ok_or(BuildError::NoRuntime)?;
         for transport in &self.transports {
             if !transport.environments().contains(&self.environment) {
                 return Err(BuildError::UnsupportedTransport {
@@ -180,7 +195,7 @@ impl Builder {
             }
         }
         let keypair = self.keypair.unwrap_or_else(Keypair::generate_ed25519);
-        let ctx = Context::new(keypair.clone())
+        let ctx = Context::new(keypair.clone(), rt.clone())
             .with_security(self.security)
             .with_upgrade_timeout(self.limits.upgrade_timeout());
         let stack = Stack::build(&self.transports, &ctx)?;
@@ -192,13 +207,12 @@ impl Builder {
         }
         let policy = Arc::new(self.policy);
         let stack = stack.with_dial_policy(policy.clone());
-        let behaviour = Behaviour::new(&keypair, policy.clone(), &self.limits, self.mdns)
-            .map_err(BuildError::Mdns)?;
+        let behaviour = Behaviour::new(&rt, &keypair, policy.clone(), &self.limits, self.mdns)?;
         let swarm = Swarm::new(
             stack.boxed(),
             behaviour,
             keypair.public().to_peer_id(),
-            swarm_config().with_idle_connection_timeout(self.idle_timeout),
+            swarm_config(&rt).with_idle_connection_timeout(self.idle_timeout),
         );
         let blockstore = self
             .blockstore
@@ -206,6 +220,7 @@ impl Builder {
         Runner::start(
             swarm,
             Parts {
+                rt,
                 blockstore,
                 keypair,
                 transports: self.transports,
@@ -219,10 +234,8 @@ impl Builder {
     }
 }
 
-/// Where the swarm runs its connection tasks: tokio, or the page's event loop.
-fn swarm_config() -> libp2p::swarm::Config {
-    #[cfg(not(wasm_browser))]
-    return libp2p::swarm::Config::with_tokio_executor();
-    #[cfg(wasm_browser)]
-    return libp2p::swarm::Config::with_wasm_executor();
+/// The swarm runs its connection tasks on the node's runtime.
+fn swarm_config(rt: &Rt) -> libp2p::swarm::Config {
+    let rt = rt.clone();
+    libp2p::swarm::Config::with_executor(move |task| rt.spawn(task))
 }

@@ -49,8 +49,16 @@ pub enum BuildError {
     #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Repo(#[from] RepoError),
-    /// The node must be built inside a tokio runtime.
-    #[error("a node must be built inside a tokio runtime")]
+    /// mDNS does not run on the node's runtime yet.
+    #[error("mDNS is not available on the {runtime} runtime yet")]
+    MdnsUnsupported {
+        /// The runtime's name.
+        runtime: &'static str,
+    },
+    /// No runtime was given and none was found where the node was built.
+    #[error(
+        "no async runtime: build the node inside a tokio runtime or give it one with `Builder::with_runtime`"
+    )]
     NoRuntime,
 }
 

@@ -111,20 +111,22 @@ impl Slots {
     }
 }
 
-/// Runs `handle` for every inbound stream that gets one of `slots`, until the node stops.
+/// Runs `handle` for every inbound stream that gets one of `slots`, until the node stops; it
+/// is given the runtime its future runs on.
 pub(crate) async fn serve<F, Fut>(
+    rt: crate::rt::Rt,
     mut incoming: libp2p_stream::IncomingStreams,
     slots: Slots,
     handle: F,
 ) where
-    F: Fn(PeerId, Stream) -> Fut,
+    F: Fn(crate::rt::Rt, PeerId, Stream) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     while let Some((peer, stream)) = incoming.next().await {
         match slots.take(peer) {
             Some(slot) => {
-                let handling = handle(peer, stream);
-                crate::rt::spawn(async move {
+                let handling = handle(rt.clone(), peer, stream);
+                rt.spawn(async move {
                     handling.await;
                     drop(slot);
                 });

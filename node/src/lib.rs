@@ -6,8 +6,8 @@
 //! identity and `config.toml`, and whatever the caller overrides on the [`Builder`]. The node
 //! speaks identify and ping, discovers peers on the local network with mDNS when asked to,
 //! applies its filter [`Policy`](switchboard_filters::Policy) to dials, inbound connections and
-//! advertised addresses, and serves a Kubo-compatible RPC API ([`api`]) that the `switchboard`
-//! command line drives.
+//! advertised addresses, and exchanges blocks with Bitswap. The `switchboard` daemon, its RPC
+//! API and command line are the `switchboard-daemon` crate, built on this one.
 //!
 //! This crate is the only one that builds a `Swarm`.
 //!
@@ -37,8 +37,6 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-#[cfg(not(wasm_browser))]
-pub mod api;
 mod behaviour;
 mod bitswap;
 mod builder;
@@ -76,4 +74,5 @@ pub use repo::{Repo, RepoError};
 pub use resources::{ConnectionUsage, Exceeded};
 pub use switchboard_exchange as exchange;
 pub use switchboard_filters as filters;
+pub use switchboard_runtime as runtime;
 pub use switchboard_transport as transport;

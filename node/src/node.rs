@@ -272,7 +272,12 @@ impl Node {
     /// Opens a ping stream to `target` (a peer id, or an address to connect to first).
     pub async fn pinger(&self, target: &Multiaddr) -> Result<crate::Pinger, PingError> {
         let peer = self.reach(target).await?;
-        crate::ping::Pinger::open(self.inner.control.clone(), peer).await
+        crate::ping::Pinger::open(
+            self.inner.bitswap.rt().clone(),
+            self.inner.control.clone(),
+            peer,
+        )
+        .await
     }
 
     /// Runs the libp2p perf protocol against `target` (a peer id or an address to connect to
@@ -284,7 +289,14 @@ impl Node {
         download: u64,
     ) -> Result<crate::PerfReport, crate::PerfError> {
         let peer = self.reach(target).await?;
-        crate::perf::run(self.inner.control.clone(), peer, upload, download).await
+        crate::perf::run(
+            self.inner.bitswap.rt(),
+            self.inner.control.clone(),
+            peer,
+            upload,
+            download,
+        )
+        .await
     }
 
     /// Connects to `target` unless already connected: a bare `/p2p/<id>` dials the peer's known
@@ -362,21 +374,22 @@ impl Blocks<'_> {
     /// The size of a stored block.
     pub async fn stat(&self, cid: &Cid) -> Result<Option<usize>, BlockError> {
         let (store, cid) = (self.bitswap.store().clone(), *cid);
-        Ok(blocking(move || store.size(&cid)).await?)
+        Ok(blocking(self.bitswap.rt(), move || store.size(&cid)).await?)
     }
 
     /// Removes a stored block; whether it was there.
     pub async fn rm(&self, cid: &Cid) -> Result<bool, BlockError> {
         let (store, cid) = (self.bitswap.store().clone(), *cid);
-        Ok(blocking(move || store.remove(&cid)).await?)
+        Ok(blocking(self.bitswap.rt(), move || store.remove(&cid)).await?)
     }
 }
 
 /// Runs a blockstore call off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
+    rt: &crate::rt::Rt,
     f: impl FnOnce() -> Result<T, switchboard_exchange::StoreError> + Send + 'static,
 ) -> Result<T, switchboard_exchange::StoreError> {
-    crate::rt::blocking(f).await.unwrap_or_else(|| {
+    rt.blocking(f).await.unwrap_or_else(|| {
         Err(switchboard_exchange::StoreError::Backend(
             "the blockstore call panicked".into(),
         ))

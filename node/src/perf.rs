@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 
-use crate::rt::Instant;
+use crate::rt::{Instant, Rt};
 
 /// The perf protocol.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
@@ -89,17 +89,22 @@ async fn drain(stream: &mut libp2p::Stream) -> std::io::Result<u64> {
 }
 
 /// Serves perf streams until the node stops.
-pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate::inbound::Slots) {
-    crate::inbound::serve(incoming, slots, |peer, mut stream| async move {
-        let result = crate::rt::timeout(STALL * 4, async {
-            let mut header = [0u8; 8];
-            stream.read_exact(&mut header).await?;
-            let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
-            drain(&mut stream).await?;
-            send(&mut stream, wanted).await?;
-            stream.close().await
-        })
-        .await;
+pub(crate) async fn serve(
+    rt: Rt,
+    incoming: libp2p_stream::IncomingStreams,
+    slots: crate::inbound::Slots,
+) {
+    crate::inbound::serve(rt, incoming, slots, |rt, peer, mut stream| async move {
+        let result = rt
+            .timeout(STALL * 4, async {
+                let mut header = [0u8; 8];
+                stream.read_exact(&mut header).await?;
+                let wanted = u64::from_be_bytes(header).min(MAX_DOWNLOAD);
+                drain(&mut stream).await?;
+                send(&mut stream, wanted).await?;
+                stream.close().await
+            })
+            .await;
         if let Ok(Err(e)) = result {
             tracing::debug!(%peer, error = %e, "perf stream failed");
         }
@@ -109,6 +114,7 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate
 
 /// Runs one perf stream against a connected `peer`.
 pub(crate) async fn run(
+    rt: &Rt,
     mut control: libp2p_stream::Control,
     peer: PeerId,
     upload: u64,
@@ -128,19 +134,20 @@ pub(crate) async fn run(
         send(&mut stream, upload).await?;
         stream.close().await
     };
-    crate::rt::timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
+    rt.timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
         .await
         .map_err(|_| failed("upload stalled".into()))?
         .map_err(|e| failed(e.to_string()))?;
     let upload_time = started.elapsed();
     let started = Instant::now();
-    let download_bytes = crate::rt::timeout(
-        STALL + Duration::from_secs(download >> 20),
-        drain(&mut stream),
-    )
-    .await
-    .map_err(|_| failed("download stalled".into()))?
-    .map_err(|e| failed(e.to_string()))?;
+    let download_bytes = rt
+        .timeout(
+            STALL + Duration::from_secs(download >> 20),
+            drain(&mut stream),
+        )
+        .await
+        .map_err(|_| failed("download stalled".into()))?
+        .map_err(|e| failed(e.to_string()))?;
     if download_bytes != download {
         return Err(failed(format!(
             "received {download_bytes} of {download} bytes"

@@ -11,7 +11,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, StreamProtocol};
 
 use crate::PingError;
-use crate::rt::Instant;
+use crate::rt::{Instant, Rt};
 
 /// The ping protocol.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/ping/1.0.0");
@@ -29,20 +29,26 @@ pub(crate) fn slots() -> crate::inbound::Slots {
 }
 
 /// Echoes every inbound ping stream until the node stops.
-pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate::inbound::Slots) {
-    crate::inbound::serve(incoming, slots, |peer, mut stream| async move {
-        let mut payload = [0u8; 32];
-        loop {
-            match crate::rt::timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
-                Ok(Ok(())) => {}
-                // EOF, a reset or an idle peer: the stream is done either way.
-                Ok(Err(_)) | Err(_) => break,
+pub(crate) async fn serve(
+    rt: Rt,
+    incoming: libp2p_stream::IncomingStreams,
+    slots: crate::inbound::Slots,
+) {
+    crate::inbound::serve(rt, incoming, slots, |rt, peer, mut stream| {
+        async move {
+            let mut payload = [0u8; 32];
+            loop {
+                match rt.timeout(TIMEOUT, stream.read_exact(&mut payload)).await {
+                    Ok(Ok(())) => {}
+                    // EOF, a reset or an idle peer: the stream is done either way.
+                    Ok(Err(_)) | Err(_) => break,
+                }
+                if stream.write_all(&payload).await.is_err() || stream.flush().await.is_err() {
+                    break;
+                }
             }
-            if stream.write_all(&payload).await.is_err() || stream.flush().await.is_err() {
-                break;
-            }
+            tracing::trace!(%peer, "inbound ping stream done");
         }
-        tracing::trace!(%peer, "inbound ping stream done");
     })
     .await
 }
@@ -52,6 +58,7 @@ pub(crate) async fn serve(incoming: libp2p_stream::IncomingStreams, slots: crate
 /// stream and no memory.
 #[derive(Debug)]
 pub struct Pinger {
+    rt: Rt,
     peer: PeerId,
     stream: libp2p::Stream,
 }
@@ -59,11 +66,12 @@ pub struct Pinger {
 impl Pinger {
     /// Opens a ping stream to a connected `peer`.
     pub(crate) async fn open(
+        rt: Rt,
         mut control: libp2p_stream::Control,
         peer: PeerId,
     ) -> Result<Self, PingError> {
         match control.open_stream(peer, PROTOCOL).await {
-            Ok(stream) => Ok(Self { peer, stream }),
+            Ok(stream) => Ok(Self { rt, peer, stream }),
             Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
                 Err(PingError::Unsupported(peer))
             }
@@ -91,7 +99,7 @@ impl Pinger {
             stream.flush().await?;
             stream.read_exact(&mut echo).await
         };
-        match crate::rt::timeout(TIMEOUT, exchange).await {
+        match self.rt.timeout(TIMEOUT, exchange).await {
             Err(_) => Err(PingError::Timeout {
                 peer,
                 after: TIMEOUT,

@@ -13,7 +13,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use libp2p::PeerId;
 use libp2p::core::transport::PortUse;
 use libp2p::core::{Endpoint, Multiaddr};
@@ -25,7 +24,7 @@ use libp2p::swarm::{
 };
 
 use crate::config::Limits;
-use crate::rt::{self, Instant};
+use crate::rt::{Instant, Rt};
 
 /// Why the resource manager refused a connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +127,7 @@ const TRIM_RETRY: Duration = Duration::from_secs(1);
 
 /// The behaviour: counts, refuses, bans and trims.
 pub(crate) struct Resources {
+    rt: Rt,
     limits: Limits,
     pending_inbound: HashMap<ConnectionId, Option<IpAddr>>,
     pending_outbound: HashSet<ConnectionId>,
@@ -137,13 +137,14 @@ pub(crate) struct Resources {
     per_ip: HashMap<IpAddr, u32>,
     banned: HashMap<PeerId, Instant>,
     closing: VecDeque<PeerId>,
-    trim_at: Option<BoxFuture<'static, ()>>,
+    trim_at: Option<switchboard_runtime::Sleep>,
     trimmed: u64,
 }
 
 impl Resources {
-    pub(crate) fn new(limits: Limits) -> Self {
+    pub(crate) fn new(rt: Rt, limits: Limits) -> Self {
         Self {
+            rt,
             limits,
             pending_inbound: HashMap::new(),
             pending_outbound: HashSet::new(),
@@ -271,7 +272,7 @@ impl Resources {
             self.closing.push_back(peer);
         }
         if left > self.limits.high_water {
-            self.trim_at = Some(rt::sleep(TRIM_RETRY).boxed());
+            self.trim_at = Some(self.rt.sleep(TRIM_RETRY));
         }
     }
 }
@@ -386,7 +387,7 @@ impl NetworkBehaviour for Resources {
                 if self.established.len() as u32 > self.limits.high_water && self.trim_at.is_none()
                 {
                     // Past the grace period of the oldest connections, or at once.
-                    self.trim_at = Some(rt::sleep(Duration::ZERO).boxed());
+                    self.trim_at = Some(self.rt.sleep(Duration::ZERO));
                 }
             }
             FromSwarm::ConnectionClosed(ConnectionClosed {
@@ -456,7 +457,8 @@ mod tests {
     /// another address, or from loopback, there is room.
     #[test]
     fn connections_per_ip_are_limited() {
-        let mut resources = Resources::new(Limits::default());
+        let rt = crate::rt::Rt::new(switchboard_runtime::Smol::new());
+        let mut resources = Resources::new(rt, Limits::default());
         let local: libp2p::Multiaddr = "/ip4/198.18.0.9/tcp/4001".parse().expect("addr");
         let from = |s: &str| s.parse::<libp2p::Multiaddr>().expect("addr");
         let pending = |resources: &mut Resources, remote: &str| {

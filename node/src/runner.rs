@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::error::chain;
 use crate::node::{Command, Direction, Event, PeerInfo, Reply};
-use crate::rt;
+use crate::rt::{Elapsed, Instant, Rt};
 use crate::{BuildError, DialError, Node};
 
 /// How long listeners get to report an address at start-up.
@@ -37,6 +37,7 @@ const EVENT_QUEUE: usize = 256;
 
 /// What a runner is started with, besides its swarm.
 pub(crate) struct Parts {
+    pub(crate) rt: Rt,
     pub(crate) blockstore: Arc<dyn switchboard_exchange::Blockstore>,
     pub(crate) keypair: Keypair,
     pub(crate) transports: Vec<Arc<dyn Transport>>,
@@ -53,6 +54,7 @@ struct PendingDial {
 }
 
 pub(crate) struct Runner {
+    rt: Rt,
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
@@ -70,6 +72,7 @@ impl Runner {
     /// tokio task.
     pub(crate) async fn start(swarm: Swarm<Behaviour>, parts: Parts) -> Result<Node, BuildError> {
         let Parts {
+            rt,
             blockstore,
             keypair,
             transports,
@@ -85,16 +88,21 @@ impl Runner {
             .accept(crate::ping::PROTOCOL)
             .expect("nothing else registers ping");
         let mut services = vec![crate::ping::slots()];
-        rt::spawn(crate::ping::serve(incoming_pings, services[0].clone()));
+        rt.spawn(crate::ping::serve(
+            rt.clone(),
+            incoming_pings,
+            services[0].clone(),
+        ));
         if serve_perf {
             let incoming_perf = control
                 .accept(crate::perf::PROTOCOL)
                 .expect("nothing else registers perf");
             let slots = crate::perf::slots();
-            rt::spawn(crate::perf::serve(incoming_perf, slots.clone()));
+            rt.spawn(crate::perf::serve(rt.clone(), incoming_perf, slots.clone()));
             services.push(slots);
         }
         let mut runner = Runner {
+            rt: rt.clone(),
             swarm,
             commands,
             events: events.clone(),
@@ -107,6 +115,7 @@ impl Runner {
             listen_addrs: Vec::new(),
         };
         let bitswap = crate::bitswap::Bitswap::start(
+            rt.clone(),
             blockstore,
             control.clone(),
             events.subscribe(),
@@ -115,7 +124,7 @@ impl Runner {
         );
         services.push(bitswap.slots().clone());
         runner.listen(listen).await?;
-        rt::spawn(runner.run());
+        rt.spawn(runner.run());
         Ok(Node::new(
             keypair.public(),
             command_tx,
@@ -142,10 +151,10 @@ impl Runner {
                 }
             }
         }
-        let deadline = rt::Instant::now() + LISTEN_TIMEOUT;
+        let deadline = Instant::now() + LISTEN_TIMEOUT;
         while !waiting.is_empty() {
-            let left = deadline.saturating_duration_since(rt::Instant::now());
-            let Ok(event) = rt::timeout(left, self.swarm.select_next_some()).await else {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(event) = self.rt.timeout(left, self.swarm.select_next_some()).await else {
                 let addr = waiting
                     .into_values()
                     .next()
@@ -214,12 +223,12 @@ impl Runner {
         for peer in peers {
             let _ = self.swarm.disconnect_peer_id(peer);
         }
-        let deadline = rt::Instant::now() + SHUTDOWN_GRACE;
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
         while self.swarm.connected_peers().next().is_some() {
-            let left = deadline.saturating_duration_since(rt::Instant::now());
-            match rt::timeout(left, self.swarm.select_next_some()).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rt.timeout(left, self.swarm.select_next_some()).await {
                 Ok(event) => self.handle_event(event),
-                Err(rt::Elapsed) => return,
+                Err(Elapsed) => return,
             }
         }
     }
@@ -339,7 +348,7 @@ impl Runner {
                 );
                 let timeout = self.dial_timeout;
                 self.timers
-                    .push(rt::sleep(timeout).map(move |()| id).boxed());
+                    .push(self.rt.sleep(timeout).map(move |()| id).boxed());
             }
             Err(e) => {
                 let _ = reply.send(Err(dial_error(e, addr, expected)));

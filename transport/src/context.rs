@@ -3,21 +3,7 @@
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
-
-/// The async runtime a transport's sockets are driven by.
-///
-/// rust-libp2p 0.57 drives its sockets with tokio only; the runtime is a parameter here so that
-/// transports on other reactors can be added without touching the trait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Runtime {
-    /// tokio (the caller must be inside a tokio runtime when the transport is used).
-    #[cfg_attr(not(wasm_browser), default)]
-    Tokio,
-    /// A web page's event loop, through wasm-bindgen futures (the browser owns the sockets).
-    #[cfg_attr(wasm_browser, default)]
-    Browser,
-}
+use switchboard_runtime::Handle;
 
 /// The security protocols offered on stream transports (TCP, WebSocket), in order of
 /// preference. The dialer proposes, the listener accepts the first it supports, over
@@ -40,30 +26,24 @@ pub enum Security {
 #[derive(Debug, Clone)]
 pub struct Context {
     keypair: Keypair,
-    runtime: Runtime,
+    runtime: Handle,
     security: Security,
     upgrade_timeout: Duration,
 }
 
 impl Context {
-    /// A context for `keypair`.
+    /// A context for `keypair` on `runtime`, whose reactor decides which sockets the
+    /// transports use.
     ///
-    /// Defaults: [`Runtime::Tokio`] ([`Runtime::Browser`] in a web page),
-    /// [`Security::NoiseThenTls`] (noise only in a web page, which has no libp2p TLS), a 20 s
-    /// timeout for the security and muxer upgrades of a new connection.
-    pub fn new(keypair: Keypair) -> Self {
+    /// Defaults: [`Security::NoiseThenTls`] (noise only in a web page, which has no libp2p
+    /// TLS), a 20 s timeout for the security and muxer upgrades of a new connection.
+    pub fn new(keypair: Keypair, runtime: Handle) -> Self {
         Self {
             keypair,
-            runtime: Runtime::default(),
+            runtime,
             security: Security::NoiseThenTls,
             upgrade_timeout: Duration::from_secs(20),
         }
-    }
-
-    /// Sets the runtime.
-    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
-        self.runtime = runtime;
-        self
     }
 
     /// Sets the security protocols offered on stream transports.
@@ -84,8 +64,8 @@ impl Context {
     }
 
     /// The runtime.
-    pub fn runtime(&self) -> Runtime {
-        self.runtime
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
     }
 
     /// The security protocols.

@@ -6,19 +6,19 @@ use std::path::PathBuf;
 use libp2p::Multiaddr;
 use switchboard_filters::Filter;
 
-use crate::{Environment, Kind, Runtime};
+use crate::{Environment, Kind};
 
 /// Why a transport could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// The transport does not run on this runtime.
-    #[error("the {kind} transport does not run on the {runtime:?} runtime")]
+    #[error("the {kind} transport does not run on the {runtime} runtime")]
     UnsupportedRuntime {
         /// The transport.
         kind: Kind,
-        /// The runtime asked for.
-        runtime: Runtime,
+        /// The runtime's name (`tokio`, `smol`, `async-std`, `browser`, or one of yours).
+        runtime: &'static str,
     },
     /// The transport does not run in this environment.
     #[error("the {kind} transport does not run in a {environment} environment")]

@@ -15,15 +15,20 @@
 //!
 //! ```
 //! use std::sync::Arc;
+//! use switchboard_transport::runtime::{Handle, Tokio};
 //! use switchboard_transport::{Context, Memory, Stack, Tcp, Transport};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let keypair = libp2p::identity::Keypair::generate_ed25519();
-//! let ctx = Context::new(keypair);
+//! let rt = Handle::new(Tokio::current().expect("inside a tokio runtime"));
+//! let ctx = Context::new(keypair, rt);
 //! let transports: Vec<Arc<dyn Transport>> = vec![Arc::new(Tcp::new()), Arc::new(Memory::new())];
 //! let stack = Stack::build(&transports, &ctx)?;
 //! assert!(stack.can_dial(&"/memory/1234".parse()?).is_ok());
 //! assert!(stack.can_dial(&"/ip4/127.0.0.1/udp/1/quic-v1".parse()?).is_err());
-//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 #![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -48,7 +53,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-pub use context::{Context, Runtime, Security};
+pub use context::{Context, Security};
 #[cfg(not(wasm_browser))]
 pub use error::CertificateError;
 pub use error::{BuildError, Unsupported};
@@ -58,6 +63,7 @@ pub use memory::Memory;
 pub use quic::Quic;
 pub use stack::{Stack, dialer};
 pub use switchboard_filters::Filter;
+pub use switchboard_runtime as runtime;
 #[cfg(not(wasm_browser))]
 pub use tcp::Tcp;
 pub use webrtc_direct::WebRtcDirect;

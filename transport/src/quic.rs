@@ -4,9 +4,11 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, Transport as _};
 
+use switchboard_runtime::Reactor;
+
 use crate::{
-    Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported, is_dial_host,
-    is_ip, protocols,
+    Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip,
+    protocols,
 };
 
 /// QUIC v1 (`/ip4|ip6|dns…/udp/<port>/quic-v1`). Security and multiplexing are QUIC's own.
@@ -43,17 +45,17 @@ impl Transport for Quic {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Tokio => {
+        match ctx.runtime().reactor() {
+            Reactor::Tokio => {
                 let config = libp2p::quic::Config::new(ctx.keypair());
                 let quic = crate::dns(|| libp2p::quic::tokio::Transport::new(config.clone()));
                 Ok(quic
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }
-            runtime => Err(BuildError::UnsupportedRuntime {
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::Quic,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }

@@ -8,9 +8,10 @@ use libp2p::Multiaddr;
 use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::multiaddr::Protocol;
 
+use switchboard_runtime::Reactor;
+
 use crate::{
-    BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported, is_dial_host, is_ip,
-    protocols,
+    BuildError, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip, protocols,
 };
 
 /// TCP (`/ip4|ip6|dns…/tcp/<port>`), secured with noise and/or TLS 1.3, multiplexed with yamux.
@@ -69,15 +70,19 @@ impl Transport for Tcp {
     }
 
     fn build(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Tokio => {
-                let config = libp2p::tcp::Config::new().nodelay(self.nodelay);
-                let tcp = crate::dns(|| ExclusivePort::new(config.clone()));
+        match ctx.runtime().reactor() {
+            Reactor::Tokio => {
+                let config = libp2p_tcp::Config::new().nodelay(self.nodelay);
+                let tcp = crate::dns(|| ExclusivePort::tokio(config.clone()));
                 crate::upgrade::stream_transport(tcp, ctx, Kind::Tcp)
             }
-            runtime => Err(BuildError::UnsupportedRuntime {
+            Reactor::AsyncIo => {
+                let config = libp2p_tcp::Config::new().nodelay(self.nodelay);
+                crate::upgrade::stream_transport(ExclusivePort::async_io(config), ctx, Kind::Tcp)
+            }
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::Tcp,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }
@@ -89,19 +94,30 @@ impl Transport for Tcp {
 /// daemon on the same port would silently share it with the first and get half its
 /// connections. A probe bind without `SO_REUSEPORT` fails on such a port; then the listen
 /// fails with "address in use" as an operator expects.
-pub(crate) struct ExclusivePort(pub(crate) libp2p::tcp::tokio::Transport);
+pub(crate) struct ExclusivePort<T>(T);
 
-impl ExclusivePort {
-    pub(crate) fn new(config: libp2p::tcp::Config) -> Self {
-        Self(libp2p::tcp::tokio::Transport::new(config))
+impl ExclusivePort<libp2p_tcp::tokio::Transport> {
+    /// libp2p-tcp on tokio's reactor.
+    pub(crate) fn tokio(config: libp2p_tcp::Config) -> Self {
+        Self(libp2p_tcp::tokio::Transport::new(config))
     }
 }
 
-impl libp2p::Transport for ExclusivePort {
-    type Output = <libp2p::tcp::tokio::Transport as libp2p::Transport>::Output;
+impl ExclusivePort<libp2p_tcp::async_io::Transport> {
+    /// libp2p-tcp on async-io's reactor (smol, async-std).
+    pub(crate) fn async_io(config: libp2p_tcp::Config) -> Self {
+        Self(libp2p_tcp::async_io::Transport::new(config))
+    }
+}
+
+impl<T> libp2p::Transport for ExclusivePort<T>
+where
+    T: libp2p::Transport<Error = std::io::Error> + Unpin,
+{
+    type Output = T::Output;
     type Error = std::io::Error;
-    type ListenerUpgrade = <libp2p::tcp::tokio::Transport as libp2p::Transport>::ListenerUpgrade;
-    type Dial = <libp2p::tcp::tokio::Transport as libp2p::Transport>::Dial;
+    type ListenerUpgrade = T::ListenerUpgrade;
+    type Dial = T::Dial;
 
     fn listen_on(
         &mut self,

@@ -178,7 +178,11 @@ fn the_dial_policy_refuses_before_connecting() {
     let port = listener.local_addr().expect("addr").port();
     let rule: Rule = format!("deny on dial port {port}").parse().expect("rule");
     let transports: Vec<Arc<dyn Transport>> = vec![Arc::new(Tcp::new())];
-    let ctx = crate::Context::new(libp2p::identity::Keypair::generate_ed25519());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let rt = switchboard_runtime::Handle::new(switchboard_runtime::Tokio::from_handle(
+        runtime.handle().clone(),
+    ));
+    let ctx = crate::Context::new(libp2p::identity::Keypair::generate_ed25519(), rt);
     let mut stack = crate::Stack::build(&transports, &ctx)
         .expect("stack")
         .with_dial_policy(Arc::new(Policy::new().with_rule(rule)));

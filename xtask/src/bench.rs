@@ -49,7 +49,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             "bench",
             "--locked",
             "-p",
-            "switchboard-node",
+            "switchboard-daemon",
             "--bench",
             "scale",
         ])),

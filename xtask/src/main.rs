@@ -120,7 +120,7 @@ fn switchboard() -> anyhow::Result<PathBuf> {
         "--locked",
         "-q",
         "-p",
-        "switchboard-node",
+        "switchboard-daemon",
         "--bin",
         "switchboard",
     ]))?;

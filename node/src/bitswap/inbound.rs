@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::Input;
 use crate::inbound::Slots;
-use crate::rt;
+use crate::rt::{Instant, Rt};
 
 /// Budget units: KiB, so that a budget of gigabytes fits a semaphore.
 const UNIT: usize = 1024;
@@ -124,6 +124,7 @@ impl ReadBudget {
 /// Reads every inbound Bitswap stream of one protocol version, message by message, into the
 /// driver's queue.
 pub(super) async fn serve(
+    rt: Rt,
     incoming: libp2p_stream::IncomingStreams,
     version: Version,
     slots: Slots,
@@ -131,22 +132,23 @@ pub(super) async fn serve(
     idle: Duration,
     inbound: mpsc::Sender<Input>,
 ) {
-    crate::inbound::serve(incoming, slots, move |peer, mut stream| {
+    crate::inbound::serve(rt, incoming, slots, move |rt, peer, mut stream| {
         let inbound = inbound.clone();
         let budget = budget.clone();
         async move {
-            let mut deadline = rt::Instant::now() + idle;
+            let mut deadline = Instant::now() + idle;
             loop {
-                let left = deadline.saturating_duration_since(rt::Instant::now());
-                let next = rt::timeout(left, async {
-                    let Some(len) = read_length(&mut stream).await? else {
-                        return Ok(None);
-                    };
-                    let reservation = budget.reserve(peer, len).await;
-                    let message = read_body(&mut stream, len).await?;
-                    Ok(Some((message, reservation)))
-                })
-                .await;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let next = rt
+                    .timeout(left, async {
+                        let Some(len) = read_length(&mut stream).await? else {
+                            return Ok(None);
+                        };
+                        let reservation = budget.reserve(peer, len).await;
+                        let message = read_body(&mut stream, len).await?;
+                        Ok(Some((message, reservation)))
+                    })
+                    .await;
                 let (message, reservation) = match next {
                     Ok(Ok(Some((message, reservation)))) => (Ok(message), Some(reservation)),
                     Ok(Ok(None)) | Err(_) => break,
@@ -156,7 +158,7 @@ pub(super) async fn serve(
                 };
                 let failed = message.is_err();
                 if message.as_ref().is_ok_and(|m| !m.is_empty()) {
-                    deadline = rt::Instant::now() + idle;
+                    deadline = Instant::now() + idle;
                 }
                 let input = Input::Inbound {
                     peer,

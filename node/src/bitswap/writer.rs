@@ -11,7 +11,7 @@ use switchboard_exchange::{Message, PROTOCOLS, Version, write_message};
 use tokio::sync::mpsc;
 
 use super::{Input, Outgoing, Sent};
-use crate::rt;
+use crate::rt::{Elapsed, Rt};
 
 /// How long a writer keeps an idle stream open.
 const WRITER_IDLE: Duration = Duration::from_secs(5);
@@ -23,6 +23,7 @@ const OPEN_BACKOFF: Duration = Duration::from_millis(100);
 /// Opens a Bitswap stream to `peer` with the newest protocol it accepts (older ones are tried
 /// once each, and the engine told of the downgrade), retrying briefly when the open fails.
 async fn open(
+    rt: &Rt,
     control: &mut libp2p_stream::Control,
     peer: PeerId,
     versions: &mut &'static [(&'static str, Version)],
@@ -43,7 +44,7 @@ async fn open(
             Err(e) if attempts < OPEN_RETRIES => {
                 attempts += 1;
                 tracing::debug!(%peer, error = %e, attempts, "cannot open a bitswap stream; retrying");
-                rt::sleep(OPEN_BACKOFF * attempts).await;
+                rt.sleep(OPEN_BACKOFF * attempts).await;
             }
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "cannot open a bitswap stream");
@@ -61,6 +62,7 @@ async fn open(
 /// `write_timeout` (the peer stopped reading) fails: its stream is dropped. Each message's block bytes are reported
 /// when written (or given up), so the engine's flow control moves on.
 pub(super) async fn write_to(
+    rt: Rt,
     peer: PeerId,
     mut control: libp2p_stream::Control,
     mut queue: mpsc::Receiver<Outgoing>,
@@ -71,7 +73,7 @@ pub(super) async fn write_to(
     let mut current: Option<Outbound> = None;
     loop {
         let next = match &mut current {
-            Some(outbound) => match outbound.idle(&mut queue).await {
+            Some(outbound) => match outbound.idle(&rt, &mut queue).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "bitswap stream broke while idle");
@@ -86,7 +88,7 @@ pub(super) async fn write_to(
         } = match next {
             Ok(Some(outgoing)) => outgoing,
             Ok(None) => break,
-            Err(rt::Elapsed) => {
+            Err(Elapsed) => {
                 if let Some(outbound) = current.take() {
                     outbound.close().await;
                 }
@@ -96,14 +98,14 @@ pub(super) async fn write_to(
         let mut written = false;
         for _ in 0..2 {
             if current.is_none() {
-                current = open(&mut control, peer, &mut versions, &done)
+                current = open(&rt, &mut control, peer, &mut versions, &done)
                     .await
                     .map(|(stream, version)| Outbound::new(stream, version));
             }
             let Some(outbound) = &mut current else {
                 break;
             };
-            match rt::timeout(write_timeout, outbound.write(&message)).await {
+            match rt.timeout(write_timeout, outbound.write(&message)).await {
                 Ok(Ok(())) => {
                     written = true;
                     break;
@@ -111,7 +113,7 @@ pub(super) async fn write_to(
                 // A broken stream: once more on a fresh one.
                 Ok(Err(_)) => current = None,
                 // A peer that stopped reading would not read a fresh stream either.
-                Err(rt::Elapsed) => {
+                Err(Elapsed) => {
                     tracing::debug!(%peer, after = ?write_timeout, "bitswap write timed out");
                     current = None;
                     break;
@@ -174,11 +176,12 @@ impl Outbound {
     /// Waits for the next message, for at most [`WRITER_IDLE`].
     async fn idle(
         &mut self,
+        rt: &Rt,
         queue: &mut mpsc::Receiver<Outgoing>,
-    ) -> std::io::Result<Result<Option<Outgoing>, rt::Elapsed>> {
+    ) -> std::io::Result<Result<Option<Outgoing>, Elapsed>> {
         watching(
             &mut self.reader,
-            std::pin::pin!(rt::timeout(WRITER_IDLE, queue.recv())),
+            std::pin::pin!(rt.timeout(WRITER_IDLE, queue.recv())),
         )
         .await
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{Node, profile};
 
-use crate::helia_peer::Helia;
-use crate::support::addr_of;
+use switchboard_testkit::addr_of;
+use switchboard_testkit::helia::Helia;
 
 async fn node() -> Node {
     Node::builder(profile::Daemon)
@@ -82,7 +82,7 @@ async fn switchboard_fetches_from_helia() {
 /// fetches them all from Switchboard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_blocks_both_ways() {
-    crate::support::init_tracing();
+    switchboard_testkit::init_tracing();
     let datas: Vec<Vec<u8>> = (0..64u64)
         .map(|i| {
             let mut data = vec![0u8; 256 * 1024];

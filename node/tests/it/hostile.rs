@@ -15,14 +15,18 @@ use switchboard_node::exchange::{
 use switchboard_node::transport::{Context, Stack, Tcp, Transport};
 use tokio::sync::broadcast;
 
-use crate::support::{DEADLINE, addr_of, init_tracing, tcp_node};
+use switchboard_testkit::{DEADLINE, addr_of, init_tracing, tcp_node};
 
 /// A peer with only a stream behaviour, connected to `target`; its swarm runs in a task.
 pub(crate) async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Control) {
     let keypair = Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let tcp: Arc<dyn Transport> = Arc::new(Tcp::new());
-    let stack = Stack::build(&[tcp], &Context::new(keypair)).expect("transport");
+    let stack = Stack::build(
+        &[tcp],
+        &Context::new(keypair, switchboard_testkit::tokio_rt()),
+    )
+    .expect("transport");
     let mut swarm = Swarm::new(
         stack.boxed(),
         libp2p_stream::Behaviour::new(),

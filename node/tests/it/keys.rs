@@ -6,7 +6,7 @@ use libp2p::identity::Keypair;
 use switchboard_node::transport::Security;
 use switchboard_node::{Node, profile};
 
-use crate::support::addr_of;
+use switchboard_testkit::addr_of;
 
 /// A 2048-bit RSA test key in PKCS#8 DER (`openssl genpkey -algorithm RSA`, then `openssl pkcs8
 /// -topk8 -nocrypt -outform DER`, as Debian's openssl 3.0 writes PKCS#1 DER): rust-libp2p reads
@@ -45,7 +45,7 @@ async fn node(keypair: Keypair, security: Security) -> Node {
 
 #[tokio::test]
 async fn every_key_type_connects_both_ways() {
-    crate::support::init_tracing();
+    switchboard_testkit::init_tracing();
     for (name, keypair) in keypairs() {
         for security in [Security::Noise, Security::Tls] {
             for transport in ["tcp", "quic-v1", "ws"] {

@@ -13,7 +13,7 @@ use switchboard_node::transport::{Context, Stack, Tcp, Transport};
 use switchboard_node::{DialError, Exceeded, Node, StreamUsage, profile};
 
 use crate::hostile::{bitswap_stream, disconnected, hostile, raw};
-use crate::support::{DEADLINE, addr_of, init_tracing};
+use switchboard_testkit::{DEADLINE, addr_of, init_tracing};
 
 async fn node_with(limits: Limits) -> Node {
     Node::builder(profile::Daemon)
@@ -206,7 +206,11 @@ async fn a_peer_that_stops_reading_is_disconnected() {
 async fn listening_peer(keypair: Keypair) -> (PeerId, libp2p_stream::Control, Multiaddr) {
     let peer = keypair.public().to_peer_id();
     let tcp: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Tcp::new());
-    let stack = Stack::build(&[tcp], &Context::new(keypair)).expect("transport");
+    let stack = Stack::build(
+        &[tcp],
+        &Context::new(keypair, switchboard_testkit::tokio_rt()),
+    )
+    .expect("transport");
     let mut swarm = Swarm::new(
         stack.boxed(),
         libp2p_stream::Behaviour::new(),

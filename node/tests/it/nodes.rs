@@ -14,7 +14,7 @@ use switchboard_node::transport::{
 use switchboard_node::{BuildError, Builder, DialError, Event, Node, PerfError, profile};
 use tokio::sync::broadcast;
 
-use crate::support::{DEADLINE, addr_of, transport_of};
+use switchboard_testkit::{DEADLINE, addr_of, transport_of};
 
 fn ma(s: &str) -> Multiaddr {
     s.parse().expect("test multiaddr")

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use libp2p::multiaddr::Protocol;
 use switchboard_node::{Node, profile};
 
-use crate::support::DEADLINE;
+use switchboard_testkit::DEADLINE;
 
 /// This process's resident memory, in bytes.
 fn rss() -> u64 {

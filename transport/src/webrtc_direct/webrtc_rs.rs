@@ -8,7 +8,9 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p_webrtc::tokio::Certificate;
 
 use super::{check_dial, is_listen_addr};
-use crate::{Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported};
+use switchboard_runtime::Reactor;
+
+use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
 
 /// The DTLS certificate a WebRTC-direct listener presents; its hash is part of the listen
 /// address (`/certhash/…`), so a daemon keeps it (in its repo) for dialers' addresses to stay
@@ -91,8 +93,8 @@ impl Transport for WebRtcDirect {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Tokio => {
+        match ctx.runtime().reactor() {
+            Reactor::Tokio => {
                 // webrtc-rs' DTLS asks rustls for the process-wide crypto provider, and with
                 // both ring (libp2p-tls) and aws-lc-rs (quinn) linked there is none by
                 // default: it would panic on the first handshake. Choose ring unless the
@@ -117,9 +119,9 @@ impl Transport for WebRtcDirect {
                 .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                 .boxed())
             }
-            runtime => Err(BuildError::UnsupportedRuntime {
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebRtcDirect,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }

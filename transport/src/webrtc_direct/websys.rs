@@ -5,7 +5,9 @@ use libp2p::Transport as _;
 use libp2p::core::muxing::StreamMuxerBox;
 
 use super::check_dial;
-use crate::{Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported};
+use switchboard_runtime::Reactor;
+
+use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebRTC-direct from a web page: dials `/ip…/udp/<port>/webrtc-direct/certhash/…` (a page
 /// cannot listen). The browser checks the server's certificate against the hash; noise inside
@@ -40,16 +42,16 @@ impl Transport for WebRtcDirect {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Browser => {
+        match ctx.runtime().reactor() {
+            Reactor::Browser => {
                 let config = libp2p::webrtc_websys::Config::new(ctx.keypair());
                 Ok(libp2p::webrtc_websys::Transport::new(config)
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }
-            runtime => Err(BuildError::UnsupportedRuntime {
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebRtcDirect,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }

@@ -8,9 +8,11 @@ use switchboard_filters::Filter;
 
 use super::certificate::{self, Certificate};
 use super::{check_dial, is_secure};
+use switchboard_runtime::Reactor;
+
 use crate::{
-    Boxed, BuildError, CertificateError, Context, Environment, Kind, Runtime, Transport,
-    Unsupported, is_ip, protocols,
+    Boxed, BuildError, CertificateError, Context, Environment, Kind, Transport, Unsupported, is_ip,
+    protocols,
 };
 
 /// The largest websocket message (and frame) accepted: 1 MiB. A frame's buffer is allocated at
@@ -75,6 +77,23 @@ impl WebSocket {
         self.filter
     }
 
+    /// `/ws` and `/wss` over `tcp`, with frames capped at [`MAX_MESSAGE_SIZE`].
+    fn over<T>(&self, tcp: T, ctx: &Context) -> Result<Boxed, BuildError>
+    where
+        T: libp2p::Transport<Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send>
+            + Send
+            + Unpin
+            + 'static,
+        T::Dial: Send,
+        T::ListenerUpgrade: Send,
+        T::Error: Send + Sync,
+    {
+        let mut ws = libp2p::websocket::Config::new(tcp);
+        ws.set_tls_config(self.tls_config()?);
+        ws.set_max_data_size(MAX_MESSAGE_SIZE);
+        crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)
+    }
+
     fn tls_config(&self) -> Result<tls::Config, CertificateError> {
         let mut builder = tls::Config::builder();
         let own = self.certificate.iter().flat_map(|c| c.chain().first());
@@ -120,18 +139,19 @@ impl Transport for WebSocket {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Tokio => {
-                let config = libp2p::tcp::Config::new().nodelay(true);
-                let tcp = crate::dns(|| crate::tcp::ExclusivePort::new(config.clone()));
-                let mut ws = libp2p::websocket::Config::new(tcp);
-                ws.set_tls_config(self.tls_config()?);
-                ws.set_max_data_size(MAX_MESSAGE_SIZE);
-                crate::upgrade::stream_transport(ws, ctx, Kind::WebSocket)
+        match ctx.runtime().reactor() {
+            Reactor::Tokio => {
+                let config = libp2p_tcp::Config::new().nodelay(true);
+                let tcp = crate::dns(|| crate::tcp::ExclusivePort::tokio(config.clone()));
+                self.over(tcp, ctx)
             }
-            runtime => Err(BuildError::UnsupportedRuntime {
+            Reactor::AsyncIo => {
+                let config = libp2p_tcp::Config::new().nodelay(true);
+                self.over(crate::tcp::ExclusivePort::async_io(config), ctx)
+            }
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebSocket,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }

@@ -10,7 +10,9 @@ use libp2p::Transport as _;
 use switchboard_filters::Filter;
 
 use super::check_dial;
-use crate::{Boxed, BuildError, Context, Environment, Kind, Runtime, Transport, Unsupported};
+use switchboard_runtime::Reactor;
+
+use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebSocket from a web page, upgraded with noise and yamux inside the websocket. Dials only
 /// (a page cannot listen), what its [`Filter`] lets through. The browser checks `/wss`
@@ -68,15 +70,15 @@ impl Transport for WebSocket {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime() {
-            Runtime::Browser => crate::upgrade::stream_transport(
+        match ctx.runtime().reactor() {
+            Reactor::Browser => crate::upgrade::stream_transport(
                 libp2p::websocket_websys::Transport::default().map(|conn, _| EagerFlush(conn)),
                 ctx,
                 Kind::WebSocket,
             ),
-            runtime => Err(BuildError::UnsupportedRuntime {
+            _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebSocket,
-                runtime,
+                runtime: ctx.runtime().name(),
             }),
         }
     }
