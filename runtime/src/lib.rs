@@ -62,12 +62,9 @@ pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 #[cfg(wasm_browser)]
 pub type Task = Pin<Box<dyn Future<Output = ()> + 'static>>;
 
-/// A timer that completes once its duration has passed.
-#[cfg(not(wasm_browser))]
+/// A timer that completes once its duration has passed. `Send` everywhere (a page's timers
+/// are too), so tasks that sleep can move between threads natively.
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-/// A timer that completes once its duration has passed.
-#[cfg(wasm_browser)]
-pub type Sleep = Pin<Box<dyn Future<Output = ()> + 'static>>;
 
 /// What drives a runtime's sockets. Transports choose their socket provider by it: tokio's
 /// own, async-io's (smol, async-std), or the browser's.
