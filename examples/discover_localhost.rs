@@ -3,47 +3,51 @@
 //!
 //! This sends mDNS multicast on the machine's network interfaces (libp2p's mDNS skips
 //! loopback), so run it only where that is welcome:
-//! `cargo run -p switchboard-examples --example discover_localhost`. `cargo xtask ci` runs it
-//! inside a network namespace of its own.
+//! `cargo run -p switchboard-examples --example discover_localhost [-- --runtime smol]`.
+//! `cargo xtask ci` runs it on each runtime inside a network namespace of its own.
 
 use std::time::Duration;
 
-use switchboard_node::{Event, Node, profile};
+use switchboard_node::{Event, profile};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let node = || {
-        Node::builder(profile::Daemon)
-            .with_mdns(true)
-            .with_listen_addr("/ip4/0.0.0.0/tcp/0".parse().expect("valid multiaddr"))
-            .build()
-    };
-    let ipfs1 = node().await?;
-    let mut events = ipfs1.subscribe();
-    let ipfs2 = node().await?;
-    println!(
-        "ipfs1 is {}, ipfs2 is {}; waiting for mDNS",
-        ipfs1.peer_id(),
-        ipfs2.peer_id()
-    );
+fn main() -> anyhow::Result<()> {
+    switchboard_examples::run(|on, rt| async move {
+        let node = || {
+            on.builder(profile::Daemon)
+                .with_mdns(true)
+                .with_listen_addr("/ip4/0.0.0.0/tcp/0".parse().expect("valid multiaddr"))
+                .build()
+        };
+        let ipfs1 = node().await?;
+        let mut events = ipfs1.subscribe();
+        let ipfs2 = node().await?;
+        println!(
+            "ipfs1 is {}, ipfs2 is {}; waiting for mDNS",
+            ipfs1.peer_id(),
+            ipfs2.peer_id()
+        );
 
-    let wanted = ipfs2.peer_id();
-    let found = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await {
-                Ok(Event::Discovered { peer, addr }) if peer == wanted => {
-                    println!("ipfs1 discovered ipfs2 at {addr}")
+        let wanted = ipfs2.peer_id();
+        let found = rt
+            .timeout(Duration::from_secs(30), async {
+                while let Some(event) = events.next().await {
+                    match event {
+                        Event::Discovered { peer, addr } if peer == wanted => {
+                            println!("ipfs1 discovered ipfs2 at {addr}")
+                        }
+                        Event::Connected { peer, addr } if peer == wanted => return Ok(addr),
+                        _ => {}
+                    }
                 }
-                Ok(Event::Connected { peer, addr }) if peer == wanted => return Ok(addr),
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+                Err(anyhow::anyhow!("ipfs1 stopped"))
+            })
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("no mDNS discovery within 30 s (is multicast routed here?)")
+            })??;
+        println!("ipfs1 and ipfs2 are connected over {found}");
+        ipfs2.shutdown().await;
+        ipfs1.shutdown().await;
+        Ok(())
     })
-    .await
-    .map_err(|_| anyhow::anyhow!("no mDNS discovery within 30 s (is multicast routed here?)"))??;
-    println!("ipfs1 and ipfs2 are connected over {found}");
-    ipfs2.shutdown().await;
-    ipfs1.shutdown().await;
-    Ok(())
 }

@@ -7,7 +7,6 @@ use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use switchboard_node::exchange::Cid;
 use switchboard_node::transport::{Filter, Transport, WebSocket};
 use switchboard_node::{DEFAULT_GET_TIMEOUT, Event, IndexedDbBlockstore, Node, profile};
-use tokio::sync::broadcast::error::RecvError;
 use wasm_bindgen::prelude::*;
 
 /// Starts a browser node. `options` (optional):
@@ -83,13 +82,8 @@ impl SwitchboardNode {
     pub fn on_event(&self, callback: Function) {
         let mut events = self.node.subscribe();
         wasm_bindgen_futures::spawn_local(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    // A page too busy to keep up misses events rather than stalling the node.
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return,
-                };
+            // A page too busy to keep up misses events rather than stalling the node.
+            while let Some(event) = events.next().await {
                 let Ok(Some(value)) = event_object(&event) else {
                     continue;
                 };

@@ -36,8 +36,9 @@ pub(crate) const PROTOCOLS: &[&str] = &[
     "/ipfs/bitswap",
 ];
 
+/// mDNS on the node's reactor: tokio's, or async-io's (smol, async-std).
 #[cfg(not(wasm_browser))]
-type Mdns = Advertised<mdns::tokio::Behaviour>;
+type Mdns = Advertised<either::Either<mdns::tokio::Behaviour, mdns::async_io::Behaviour>>;
 /// mDNS needs UDP multicast, which a web page does not have: never enabled there.
 #[cfg(wasm_browser)]
 type Mdns = libp2p::swarm::dummy::Behaviour;
@@ -65,12 +66,10 @@ impl Behaviour {
                 .with_agent_version(AGENT_VERSION.to_owned())
                 .with_push_listen_addr_updates(true),
         );
-        let mdns = if !mdns {
-            None
-        } else if rt.reactor() == Reactor::Tokio {
-            Some(Self::mdns(peer, policy.clone()).map_err(BuildError::Mdns)?)
+        let mdns = if mdns {
+            Some(Self::mdns(rt, peer, policy.clone())?)
         } else {
-            return Err(BuildError::MdnsUnsupported { runtime: rt.name() });
+            None
         };
         Ok(Self {
             gate: Gate::new(policy.clone()),
@@ -82,20 +81,22 @@ impl Behaviour {
     }
 
     #[cfg(not(wasm_browser))]
-    fn mdns(peer: libp2p::PeerId, policy: Arc<Policy>) -> std::io::Result<Mdns> {
+    fn mdns(rt: &Rt, peer: libp2p::PeerId, policy: Arc<Policy>) -> Result<Mdns, BuildError> {
         let config = mdns::Config {
             query_interval: std::time::Duration::from_secs(5),
             ..Default::default()
         };
-        let behaviour = mdns::tokio::Behaviour::new(config, peer)?;
+        let behaviour = match rt.reactor() {
+            Reactor::Tokio => either::Either::Left(mdns::tokio::Behaviour::new(config, peer)),
+            Reactor::AsyncIo => either::Either::Right(mdns::async_io::Behaviour::new(config, peer)),
+            _ => return Err(BuildError::MdnsUnsupported { runtime: rt.name() }),
+        };
+        let behaviour = behaviour.factor_err().map_err(BuildError::Mdns)?;
         Ok(Advertised::new(behaviour, policy, peer))
     }
 
     #[cfg(wasm_browser)]
-    fn mdns(_: libp2p::PeerId, _: Arc<Policy>) -> std::io::Result<Mdns> {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "mDNS is not available in a web page",
-        ))
+    fn mdns(rt: &Rt, _: libp2p::PeerId, _: Arc<Policy>) -> Result<Mdns, BuildError> {
+        Err(BuildError::MdnsUnsupported { runtime: rt.name() })
     }
 }

@@ -7,7 +7,7 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
 use switchboard_exchange::{Blockstore, MemoryBlockstore};
 use switchboard_filters::Policy;
-use switchboard_transport::{Context, Environment, Security, Stack, Transport};
+use switchboard_transport::{Context, Environment, Kind, Security, Stack, Transport};
 #[cfg(not(wasm_browser))]
 use switchboard_transport::{WebRtcDirect, WebSocket};
 
@@ -91,6 +91,20 @@ impl Builder {
             Some(existing) => *existing = transport,
             None => self.transports.push(transport),
         }
+        self
+    }
+
+    /// Removes the transport of `kind`, and the listen addresses that no transport left can
+    /// listen on (e.g. WebRTC-direct from the daemon profile, on a runtime it does not run
+    /// on).
+    pub fn without_transport(mut self, kind: Kind) -> Self {
+        let before = std::mem::take(&mut self.transports);
+        let (removed, kept): (Vec<_>, Vec<_>) = before.into_iter().partition(|t| t.kind() == kind);
+        self.transports = kept;
+        self.listen.retain(|addr| {
+            !removed.iter().any(|t| t.can_listen(addr))
+                || self.transports.iter().any(|t| t.can_listen(addr))
+        });
         self
     }
 

@@ -49,8 +49,8 @@ pub enum BuildError {
     #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Repo(#[from] RepoError),
-    /// mDNS does not run on the node's runtime yet.
-    #[error("mDNS is not available on the {runtime} runtime yet")]
+    /// mDNS does not run on the node's runtime (a web page has no UDP multicast).
+    #[error("mDNS is not available on the {runtime} runtime")]
     MdnsUnsupported {
         /// The runtime's name.
         runtime: &'static str,

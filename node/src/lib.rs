@@ -63,8 +63,8 @@ pub use inbound::StreamUsage;
 #[cfg(wasm_browser)]
 pub use indexeddb::IndexedDbBlockstore;
 pub use node::{
-    BitswapStat, BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, GetError, Identity,
-    Node, PeerInfo, Resources,
+    BitswapStat, BlockError, Blocks, DEFAULT_GET_TIMEOUT, Direction, Event, Events, GetError,
+    Identity, Node, PeerInfo, Resources,
 };
 pub use perf::{PerfError, PerfReport};
 pub use ping::Pinger;

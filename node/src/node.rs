@@ -138,6 +138,32 @@ struct Inner {
     serve_perf: bool,
 }
 
+/// A subscription to a node's [`Event`]s, made by [`Node::subscribe`]; runtime-agnostic.
+#[derive(Debug)]
+pub struct Events {
+    inner: broadcast::Receiver<Event>,
+    missed: u64,
+}
+
+impl Events {
+    /// The next event; `None` once the node has stopped. Events the subscriber fell too far
+    /// behind for are skipped.
+    pub async fn next(&mut self) -> Option<Event> {
+        loop {
+            match self.inner.recv().await {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(missed)) => self.missed += missed,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// How many events were skipped because this subscriber fell behind.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
 /// What the node has in use next to its limits, as `switchboard swarm resources` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -203,9 +229,12 @@ impl Node {
     }
 
     /// Events from now on. A subscriber that falls more than 256 events behind misses the
-    /// oldest (and is told so by the receiver).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
+    /// oldest ([`Events::missed`] counts them) rather than holding the node up.
+    pub fn subscribe(&self) -> Events {
+        Events {
+            inner: self.inner.events.subscribe(),
+            missed: 0,
+        }
     }
 
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Option<T> {

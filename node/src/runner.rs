@@ -428,13 +428,15 @@ impl Runner {
                 }
             }
             #[cfg(not(wasm_browser))]
-            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
-                for (peer, addr) in found {
-                    self.emit(Event::Discovered {
-                        peer,
-                        addr: addr.clone(),
-                    });
-                    self.dial_discovered(peer, addr);
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(event)) => {
+                if let mdns::Event::Discovered(found) = event.into_inner() {
+                    for (peer, addr) in found {
+                        self.emit(Event::Discovered {
+                            peer,
+                            addr: addr.clone(),
+                        });
+                        self.dial_discovered(peer, addr);
+                    }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {

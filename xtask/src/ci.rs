@@ -47,21 +47,28 @@ pub(crate) fn run() -> anyhow::Result<()> {
         let ns = Namespace::create("demo")?;
         exec(ns.command(crate::switchboard()?).arg("demo"))
     })?;
-    step("example direct_dial", || {
-        exec(cargo().args([
-            "run",
-            "--locked",
-            "-q",
-            "-p",
-            "switchboard-examples",
-            "--example",
-            "direct_dial",
-        ]))
-    })?;
-    step(
-        "example discover_localhost (in a network namespace)",
-        discover_in_namespace,
-    )?;
+    for runtime in RUNTIMES {
+        for example in ["direct_dial", "block_exchange"] {
+            step(&format!("example {example} on {runtime}"), || {
+                exec(cargo().args([
+                    "run",
+                    "--locked",
+                    "-q",
+                    "-p",
+                    "switchboard-examples",
+                    "--example",
+                    example,
+                    "--",
+                    "--runtime",
+                    runtime,
+                ]))
+            })?;
+        }
+        step(
+            &format!("example discover_localhost on {runtime} (in a network namespace)"),
+            || discover_in_namespace(runtime),
+        )?;
+    }
     step("matrix (in a network namespace)", || {
         exec(
             Command::new(std::env::current_exe()?)
@@ -73,6 +80,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
     println!("\nxtask ci: every step passed");
     Ok(())
 }
+
+/// The runtimes every example runs on.
+const RUNTIMES: [&str; 3] = ["tokio", "smol", "async-std"];
 
 fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
     println!("\n==> {name}");
@@ -88,7 +98,7 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 
 /// Runs the mDNS example inside a network namespace of its own, whose only link is a veth pair
 /// with both ends inside, so its multicast never reaches a real interface.
-fn discover_in_namespace() -> anyhow::Result<()> {
+fn discover_in_namespace(runtime: &str) -> anyhow::Result<()> {
     exec(cargo().args([
         "build",
         "--locked",
@@ -100,5 +110,5 @@ fn discover_in_namespace() -> anyhow::Result<()> {
     ]))?;
     let example = crate::target_dir().join("debug/examples/discover_localhost");
     let ns = Namespace::create("ex")?;
-    exec(&mut ns.command(example))
+    exec(ns.command(example).args(["--runtime", runtime]))
 }

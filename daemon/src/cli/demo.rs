@@ -92,7 +92,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         .await?;
     let b_id = b.peer_id();
     tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(event) = a_events.recv().await {
+        while let Some(event) = a_events.next().await {
             if matches!(event, Event::Connected { peer, .. } if peer == b_id) {
                 break;
             }

@@ -8,12 +8,11 @@ use futures::{AsyncWriteExt, StreamExt};
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
-use switchboard_node::Event;
 use switchboard_node::exchange::{
     Block, Codec, Hash, MAX_MESSAGE_SIZE, Message, Version, Want, WantType, write_message,
 };
 use switchboard_node::transport::{Context, Stack, Tcp, Transport};
-use tokio::sync::broadcast;
+use switchboard_node::{Event, Events};
 
 use switchboard_testkit::{DEADLINE, addr_of, init_tracing, tcp_node};
 
@@ -47,13 +46,12 @@ pub(crate) async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Contro
 }
 
 /// Waits for `peer` to be disconnected from the node whose events `events` carries.
-pub(crate) async fn disconnected(events: &mut broadcast::Receiver<Event>, peer: PeerId) {
+pub(crate) async fn disconnected(events: &mut Events, peer: PeerId) {
     tokio::time::timeout(DEADLINE, async {
         loop {
-            match events.recv().await {
-                Ok(Event::Disconnected { peer: p }) if p == peer => return,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("node stopped"),
+            match events.next().await.expect("node stopped") {
+                Event::Disconnected { peer: p } if p == peer => return,
+                _ => {}
             }
         }
     })

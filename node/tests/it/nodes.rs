@@ -11,8 +11,7 @@ use switchboard_node::transport::{
     self, Boxed, Context, Environment, Kind, Memory, Security, Tcp, Transport, Unsupported,
     WebSocket,
 };
-use switchboard_node::{BuildError, Builder, DialError, Event, Node, PerfError, profile};
-use tokio::sync::broadcast;
+use switchboard_node::{BuildError, Builder, DialError, Event, Events, Node, PerfError, profile};
 
 use switchboard_testkit::{DEADLINE, addr_of, transport_of};
 
@@ -28,20 +27,12 @@ fn daemon(addrs: &[&str]) -> Builder {
 }
 
 /// Waits for an event `pick` accepts.
-async fn wait_for<T>(
-    events: &mut broadcast::Receiver<Event>,
-    mut pick: impl FnMut(Event) -> Option<T>,
-) -> T {
+async fn wait_for<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
     tokio::time::timeout(DEADLINE, async {
         loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if let Some(found) = pick(event) {
-                        return found;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("node stopped"),
+            let event = events.next().await.expect("node stopped");
+            if let Some(found) = pick(event) {
+                return found;
             }
         }
     })
