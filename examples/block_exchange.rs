@@ -38,13 +38,18 @@ fn main() -> anyhow::Result<()> {
         };
         if let (Some(from), Some(cid)) = (from, cid) {
             let ipfs = node("ipfs").await?;
+            let started = std::time::Instant::now();
             let peer = ipfs.connect(from).await?;
+            let connected = started.elapsed();
             let block = ipfs.block().get(&cid).await?;
+            let fetched = started.elapsed() - connected;
             println!(
                 "fetched {cid} from {peer}: {} bytes: {}",
                 block.data().len(),
                 String::from_utf8_lossy(block.data())
             );
+            println!("connect: {:.2} ms", connected.as_secs_f64() * 1e3);
+            println!("fetch: {:.2} ms", fetched.as_secs_f64() * 1e3);
             ipfs.shutdown().await;
             return Ok(());
         }

@@ -127,6 +127,20 @@ fn switchboard() -> anyhow::Result<PathBuf> {
     Ok(target_dir().join("debug/switchboard"))
 }
 
+/// Builds an example of switchboard-examples (debug); its path.
+fn example(name: &str) -> anyhow::Result<PathBuf> {
+    exec(cargo().args([
+        "build",
+        "--locked",
+        "-q",
+        "-p",
+        "switchboard-examples",
+        "--example",
+        name,
+    ]))?;
+    Ok(target_dir().join("debug/examples").join(name))
+}
+
 /// Where cargo puts build output.
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -11,6 +11,7 @@
 //! ([`prepare`]): inside it no registry is reachable.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -91,10 +92,29 @@ enum Peer {
     HeliaBrowser,
     /// Kubo v0.22 (`interop/kubo/peer.py`) with an identity key of this type, on 127.0.0.1.
     Kubo(KeyType),
+    /// The `block_exchange` example on a runtime other than the daemon's tokio, fetching a
+    /// block from the listener (`--from ADDR --cid CID`).
+    Example(Runtime),
+}
+
+/// A runtime an example peer runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Smol,
+    AsyncStd,
+}
+
+impl Runtime {
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Smol => "smol",
+            Runtime::AsyncStd => "async-std",
+        }
+    }
 }
 
 impl Peer {
-    const ALL: [Peer; 8] = [
+    const ALL: [Peer; 10] = [
         Peer::SwitchboardDaemon,
         Peer::Browser,
         Peer::HeliaNode,
@@ -103,6 +123,8 @@ impl Peer {
         Peer::Kubo(KeyType::Ed25519),
         Peer::Kubo(KeyType::Secp256k1),
         Peer::Kubo(KeyType::Ecdsa),
+        Peer::Example(Runtime::Smol),
+        Peer::Example(Runtime::AsyncStd),
     ];
 
     fn name(self) -> &'static str {
@@ -115,6 +137,8 @@ impl Peer {
             Peer::Kubo(KeyType::Ed25519) => "kubo-ed25519",
             Peer::Kubo(KeyType::Secp256k1) => "kubo-secp256k1",
             Peer::Kubo(KeyType::Ecdsa) => "kubo-ecdsa",
+            Peer::Example(Runtime::Smol) => "example(smol)",
+            Peer::Example(Runtime::AsyncStd) => "example(async-std)",
         }
     }
 
@@ -123,7 +147,7 @@ impl Peer {
             Peer::SwitchboardDaemon => true,
             Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
-            Peer::Browser | Peer::HeliaBrowser => false,
+            Peer::Browser | Peer::HeliaBrowser | Peer::Example(_) => false,
         }
     }
 
@@ -135,6 +159,8 @@ impl Peer {
             Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
             // Kubo would not trust the daemon's self-signed wss certificate either.
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
+            // TCP and ws run on async-io; QUIC and WebRTC-direct need tokio for now.
+            Peer::Example(_) => matches!(transport, Transport::Tcp | Transport::Ws),
             Peer::Browser | Peer::HeliaBrowser => matches!(
                 transport,
                 Transport::Ws | Transport::Wss | Transport::WebRtcDirect
@@ -156,6 +182,7 @@ impl Peer {
         };
         match (self, listener) {
             (Peer::Kubo(key), other) | (other, Peer::Kubo(key)) => kubo_row(key, other),
+            (Peer::Example(_), other) => other == Peer::SwitchboardDaemon,
             _ => true,
         }
     }
@@ -326,6 +353,9 @@ fn select(only: Option<&str>) -> anyhow::Result<Vec<Row>> {
 fn prepare(rows: &[Row]) -> anyhow::Result<()> {
     let uses = |peer: fn(Peer) -> bool| rows.iter().any(|&(d, l, _)| peer(d) || peer(l));
     crate::switchboard()?;
+    if uses(|p| matches!(p, Peer::Example(_))) {
+        crate::example("block_exchange")?;
+    }
     if uses(|p| p == Peer::HeliaNode) {
         crate::install::helia_node()?;
     }
@@ -416,6 +446,7 @@ fn run_row(
         Peer::HeliaNode => Listening::Helia(HeliaNode::start()?),
         Peer::Kubo(key) => Listening::Kubo(KuboNode::start(key)?),
         Peer::Browser | Peer::HeliaBrowser => bail!("a browser page cannot listen"),
+        Peer::Example(_) => bail!("the example does not listen"),
     };
     let target = match &listening {
         Listening::Daemon(daemon) => {
@@ -470,9 +501,54 @@ fn run_row(
             };
             Ok(Outcome { connect, blocks })
         }
+        Peer::Example(runtime) => {
+            let Listening::Daemon(daemon) = &listening else {
+                bail!("the example fetches from a daemon");
+            };
+            fetch_with_example(daemon, runtime, &target)
+        }
         Peer::Browser => chromium.dial(Page::Switchboard, &target).map(outcome),
         Peer::HeliaBrowser => chromium.dial(Page::Helia, &target).map(outcome),
     }
+}
+
+/// The `block_exchange` example on `runtime` dials `target` (the daemon) and fetches a block
+/// the daemon stored; its connect time as it reports it, and the fetch's.
+fn fetch_with_example(daemon: &Daemon, runtime: Runtime, target: &str) -> anyhow::Result<Outcome> {
+    let data = format!(
+        "for the example on {} {}",
+        runtime.name(),
+        std::process::id()
+    );
+    let cid = daemon.put(data.as_bytes())?;
+    let out = Command::new(crate::example("block_exchange")?)
+        .args(["--runtime", runtime.name(), "--from", target, "--cid", &cid])
+        .output()
+        .context("cannot run the block_exchange example")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "block_exchange on {} failed: {}",
+        runtime.name(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    anyhow::ensure!(
+        stdout.contains(&data),
+        "the example fetched other bytes: {stdout}"
+    );
+    let millis = |key: &str| -> anyhow::Result<Duration> {
+        let value = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .with_context(|| format!("no `{key}` line in the example's output: {stdout}"))?;
+        Ok(Duration::from_secs_f64(
+            value.trim_end_matches(" ms").parse::<f64>()? / 1e3,
+        ))
+    };
+    Ok(Outcome {
+        connect: millis("connect: ")?,
+        blocks: Some(millis("fetch: ")?),
+    })
 }
 
 /// A block from the daemon to Kubo (a raw block, which Kubo's UnixFS get returns as it is), and
