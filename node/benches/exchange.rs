@@ -13,6 +13,7 @@ use libp2p::Multiaddr;
 use switchboard_node::exchange::{
     Block, Blockstore, Cid, Codec, FlatBlockstore, Hash, RedbBlockstore,
 };
+use switchboard_node::transport::Kind;
 use switchboard_node::{Node, profile};
 
 const BLOCK: usize = 256 * 1024;
@@ -29,11 +30,17 @@ fn blocks(count: usize) -> Vec<Block> {
         .collect()
 }
 
-async fn node(listen: &str, store: Option<Arc<dyn Blockstore>>) -> Node {
+async fn node(runtime: &str, listen: &str, store: Option<Arc<dyn Blockstore>>) -> Node {
     // The provider serves perf, the raw stream throughput the exchange is measured against.
     let mut builder = Node::builder(profile::Daemon)
         .with_mdns(false)
         .with_perf_server(true);
+    if runtime == "smol" {
+        builder = builder
+            .with_runtime(switchboard_node::runtime::Smol::new())
+            .without_transport(Kind::Quic)
+            .without_transport(Kind::WebRtcDirect);
+    }
     if !listen.is_empty() {
         builder = builder.with_listen_addr(listen.parse().expect("listen address"));
     }
@@ -55,6 +62,7 @@ fn mb_per_s(bytes: usize, elapsed: Duration) -> f64 {
 }
 
 struct Row {
+    runtime: &'static str,
     transport: &'static str,
     store: &'static str,
     exchange: f64,
@@ -62,7 +70,13 @@ struct Row {
 }
 
 /// One transport: the provider holds every block, the fetcher gets them all; then perf.
-async fn run(transport: &'static str, listen: &str, store: &'static str, blocks: &[Block]) -> Row {
+async fn run(
+    runtime: &'static str,
+    transport: &'static str,
+    listen: &str,
+    store: &'static str,
+    blocks: &[Block],
+) -> Row {
     let dir = tempfile::tempdir().expect("tempdir");
     let fetcher_store: Option<Arc<dyn Blockstore>> = match store {
         "redb" => Some(Arc::new(
@@ -73,7 +87,7 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
         )),
         _ => None,
     };
-    let provider = node(listen, None).await;
+    let provider = node(runtime, listen, None).await;
     for block in blocks {
         provider
             .block()
@@ -81,7 +95,7 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
             .await
             .expect("put");
     }
-    let fetcher = node("", fetcher_store).await;
+    let fetcher = node(runtime, "", fetcher_store).await;
     let target = addr(&provider).await;
     fetcher.connect(target.clone()).await.expect("connect");
     // Let identify finish so the first want goes out at once.
@@ -109,6 +123,7 @@ async fn run(transport: &'static str, listen: &str, store: &'static str, blocks:
     fetcher.shutdown().await;
     provider.shutdown().await;
     Row {
+        runtime,
         transport,
         store,
         exchange,
@@ -138,17 +153,17 @@ fn helia(count: usize) -> Option<f64> {
 
 fn main() {
     // `cargo bench` passes `--bench`; other arguments select rows: a row runs when each names
-    // its transport or its store, Helia runs when named or when nothing is
-    // (`cargo xtask bench exchange -- redb`, `… -- tcp memory helia`).
+    // its runtime, transport or store, Helia runs when named or when nothing is
+    // (`cargo xtask bench exchange -- redb`, `… -- tcp memory helia`, `… -- smol`).
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let with_helia = filters.is_empty() || filters.iter().any(|f| f == "helia");
-    let selected = |transport: &str, store: &str| {
+    let selected = |runtime: &str, transport: &str, store: &str| {
         filters
             .iter()
-            .all(|f| f == transport || f == store || f == "helia")
+            .all(|f| f == runtime || f == transport || f == store || f == "helia")
     };
     let mib: usize = std::env::var("SWITCHBOARD_BENCH_MIB")
         .ok()
@@ -166,24 +181,34 @@ fn main() {
         .expect("runtime");
     let blocks = blocks(count);
     println!("exchange benchmark: {mib} MiB in {count} blocks of 256 KiB, loopback, one run\n");
-    let rows = runtime.block_on(async {
-        let mut rows = Vec::new();
-        for (transport, listen, store) in [
-            ("tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
-            ("quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
-            ("tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
-            ("tcp", "/ip4/127.0.0.1/tcp/0", "redb"),
-        ] {
-            if selected(transport, store) {
-                rows.push(run(transport, listen, store, &blocks).await);
-            }
+    let mut rows = Vec::new();
+    for (on, transport, listen, store) in [
+        ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
+        ("smol", "tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
+        ("tokio", "quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
+        ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
+        ("smol", "tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
+        ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "redb"),
+    ] {
+        if selected(on, transport, store) {
+            let row = run(on, transport, listen, store, &blocks);
+            rows.push(match on {
+                "smol" => smol::block_on(row),
+                _ => runtime.block_on(row),
+            });
         }
-        rows
-    });
+    }
     let helia = if with_helia { helia(count) } else { None };
     println!(
-        "{:<9} {:<8} {:>12} {:>12} {:>10} {:>12} {:>14}",
-        "transport", "store", "exchange", "raw stream", "ex/raw", "helia (tcp)", "ex/helia"
+        "{:<8} {:<9} {:<8} {:>12} {:>12} {:>10} {:>12} {:>14}",
+        "runtime",
+        "transport",
+        "store",
+        "exchange",
+        "raw stream",
+        "ex/raw",
+        "helia (tcp)",
+        "ex/helia"
     );
     for row in &rows {
         let (helia_rate, vs_helia) = match helia {
@@ -191,7 +216,8 @@ fn main() {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<9} {:<8} {:>7.1} MB/s {:>7.1} MB/s {:>9.0}% {:>12} {:>14}",
+            "{:<8} {:<9} {:<8} {:>7.1} MB/s {:>7.1} MB/s {:>9.0}% {:>12} {:>14}",
+            row.runtime,
             row.transport,
             row.store,
             row.exchange,
