@@ -76,6 +76,6 @@ pub fn transport_of(addr: &Multiaddr) -> &'static str {
 pub fn require_root(what: &str) {
     assert!(
         lan::is_root(),
-        "{what} needs root: run `sudo -E cargo test --workspace` or `cargo xtask ci` as root"
+        "this test needs root for {what}: run `sudo -E cargo test --workspace` (or `cargo xtask ci`, which installs what the tests need, as root)"
     );
 }

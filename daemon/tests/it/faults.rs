@@ -14,7 +14,7 @@ use switchboard_node::exchange::{Block, Cid, Codec, Hash};
 use switchboard_node::{GetError, Node, Repo, profile};
 
 use crate::support::{DEADLINE, api_port, bin, eventually, http_status, init_repo, start_daemon};
-use switchboard_testkit::lan::is_root;
+use switchboard_testkit::require_root;
 
 /// `count` blocks of `size` bytes, distinct by their first bytes.
 fn blocks(count: usize, size: usize, salt: u8) -> Vec<Block> {
@@ -364,7 +364,7 @@ impl Drop for Tmpfs {
 /// line, no temporary file is left, and every put that succeeded still reads back verified.
 #[test]
 fn a_full_disk_fails_a_put_clearly_and_loses_nothing() {
-    assert!(is_root(), "this test mounts a tmpfs and must run as root");
+    require_root("mounting a tmpfs");
     let tmp = tempfile::tempdir().expect("tmp");
     let disk = Tmpfs::mount(&tmp.path().join("disk"), "3m");
     let repo = init_repo(&disk.dir, "repo");

@@ -9,7 +9,8 @@ use std::path::Path;
 use switchboard_node::Repo;
 
 use crate::support::{eventually, init_repo, start_daemon_with};
-use switchboard_testkit::lan::{Lan, is_root};
+use switchboard_testkit::lan::Lan;
+use switchboard_testkit::require_root;
 
 /// A test-profile repo with mDNS on, listening on its host's LAN address.
 fn lan_repo(tmp: &Path, name: &str, host: u8) -> std::path::PathBuf {
@@ -25,10 +26,7 @@ fn lan_repo(tmp: &Path, name: &str, host: u8) -> std::path::PathBuf {
 
 #[test]
 fn daemons_on_one_lan_discover_each_other() {
-    assert!(
-        is_root(),
-        "this test builds network namespaces and must run as root"
-    );
+    require_root("building network namespaces");
     let tmp = tempfile::tempdir().expect("tempdir");
     let lan = Lan::new();
     let a = start_daemon_with(

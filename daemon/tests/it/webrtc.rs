@@ -8,7 +8,8 @@ use libp2p::multiaddr::Protocol;
 use switchboard_node::Repo;
 
 use crate::support::{init_repo, start_daemon_with};
-use switchboard_testkit::lan::{Lan, is_root};
+use switchboard_testkit::lan::Lan;
+use switchboard_testkit::require_root;
 
 /// How long a WebRTC peer may take to notice that the other side crashed: webrtc-rs calls ICE
 /// disconnected after 5 s without packets and failed 25 s later.
@@ -32,10 +33,7 @@ fn webrtc_repo(tmp: &Path, name: &str, host: u8) -> PathBuf {
 
 #[test]
 fn daemons_connect_over_webrtc_direct_move_a_block_and_notice_a_crash() {
-    assert!(
-        is_root(),
-        "this test builds network namespaces and must run as root"
-    );
+    require_root("building network namespaces");
     let tmp = tempfile::tempdir().expect("tempdir");
     let lan = Lan::new();
     let log = "webrtc=warn,webrtc_ice=error,webrtc_sctp=error";
@@ -104,10 +102,7 @@ fn stun_request(ufrag: &str) -> Vec<u8> {
 /// held its slot for ever: silent peers cannot fill the pending slots.
 #[test]
 fn silent_webrtc_peers_do_not_hold_pending_connections() {
-    assert!(
-        is_root(),
-        "this test builds network namespaces and must run as root"
-    );
+    require_root("building network namespaces");
     let tmp = tempfile::tempdir().expect("tempdir");
     let lan = Lan::new();
     let dir = webrtc_repo(tmp.path(), "a", 1);

@@ -236,9 +236,9 @@ impl<P: Copy + Eq + StdHash> Client<P> {
             match self.wants.remove(&key) {
                 Some(want) => {
                     // The block may have come under another CID of the same digest (a 1.0 peer
-                    // sends CIDv0); hand it out under the CID that was asked for.
-                    let (_, data) = block.into_parts();
-                    match Block::verify(want.cid, data) {
+                    // sends CIDv0); hand it out under the CID that was asked for. Its data was
+                    // hashed against that multihash when the message was decoded: not again.
+                    match block.renamed(want.cid) {
                         Ok(block) => received.push(block),
                         Err(_) => unwanted = true,
                     }
