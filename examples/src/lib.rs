@@ -78,23 +78,21 @@ impl Choice {
         }
     }
 
-    /// A node builder for `profile` on this runtime. On smol and async-std, the transports that
-    /// need tokio (QUIC, WebRTC-direct) are left out, with the addresses only they listen on;
-    /// call it after `with_repo`, which sets listen addresses.
+    /// A node builder for `profile` on this runtime. On smol and async-std, WebRTC-direct,
+    /// which needs tokio, is left out with the addresses only it listens on.
     pub fn builder(self, profile: impl Profile) -> Builder {
         self.configure(Node::builder(profile))
     }
 
-    /// `builder` on this runtime, as [`Choice::builder`] describes.
+    /// `builder` on this runtime, as [`Choice::builder`] describes; call it after `with_repo`,
+    /// which sets transports and listen addresses.
     pub fn configure(self, builder: Builder) -> Builder {
         let builder = match self {
             Choice::Tokio => return builder,
             Choice::Smol => builder.with_runtime(Smol::new()),
             Choice::AsyncStd => builder.with_runtime(AsyncStd),
         };
-        builder
-            .without_transport(Kind::Quic)
-            .without_transport(Kind::WebRtcDirect)
+        builder.without_transport(Kind::WebRtcDirect)
     }
 }
 

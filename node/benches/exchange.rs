@@ -38,7 +38,6 @@ async fn node(runtime: &str, listen: &str, store: Option<Arc<dyn Blockstore>>) -
     if runtime == "smol" {
         builder = builder
             .with_runtime(switchboard_node::runtime::Smol::new())
-            .without_transport(Kind::Quic)
             .without_transport(Kind::WebRtcDirect);
     }
     if !listen.is_empty() {
@@ -186,6 +185,7 @@ fn main() {
         ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
         ("smol", "tcp", "/ip4/127.0.0.1/tcp/0", "memory"),
         ("tokio", "quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
+        ("smol", "quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1", "memory"),
         ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
         ("smol", "tcp", "/ip4/127.0.0.1/tcp/0", "flat"),
         ("tokio", "tcp", "/ip4/127.0.0.1/tcp/0", "redb"),

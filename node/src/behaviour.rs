@@ -15,7 +15,6 @@ use crate::config::Limits;
 use crate::gate::{Advertised, Gate};
 use crate::resources::Resources;
 use crate::rt::Rt;
-use switchboard_runtime::Reactor;
 
 /// The identify protocol version, as Kubo and js-libp2p announce it.
 const IDENTIFY_PROTOCOL: &str = "/ipfs/id/1.0.0";
@@ -86,6 +85,7 @@ impl Behaviour {
             query_interval: std::time::Duration::from_secs(5),
             ..Default::default()
         };
+        use switchboard_runtime::Reactor;
         let behaviour = match rt.reactor() {
             Reactor::Tokio => either::Either::Left(mdns::tokio::Behaviour::new(config, peer)),
             Reactor::AsyncIo => either::Either::Right(mdns::async_io::Behaviour::new(config, peer)),

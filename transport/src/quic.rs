@@ -53,6 +53,12 @@ impl Transport for Quic {
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }
+            Reactor::AsyncIo => {
+                let config = libp2p::quic::Config::new(ctx.keypair());
+                Ok(libp2p_quic::async_io::Transport::new(config)
+                    .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+                    .boxed())
+            }
             _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::Quic,
                 runtime: ctx.runtime().name(),

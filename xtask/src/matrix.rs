@@ -159,8 +159,10 @@ impl Peer {
             Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
             // Kubo would not trust the daemon's self-signed wss certificate either.
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
-            // TCP and ws run on async-io; QUIC and WebRTC-direct need tokio for now.
-            Peer::Example(_) => matches!(transport, Transport::Tcp | Transport::Ws),
+            // TCP, QUIC and ws run on async-io; WebRTC-direct needs tokio for now.
+            Peer::Example(_) => {
+                matches!(transport, Transport::Tcp | Transport::Quic | Transport::Ws)
+            }
             Peer::Browser | Peer::HeliaBrowser => matches!(
                 transport,
                 Transport::Ws | Transport::Wss | Transport::WebRtcDirect

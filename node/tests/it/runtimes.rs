@@ -1,25 +1,29 @@
 //! Nodes on smol and async-std (the async-io reactor) next to a node on tokio: each connects
-//! to each over loopback TCP and ws and fetches the other's block.
+//! to each over loopback TCP, QUIC and ws and fetches the other's block.
 
 use std::sync::Arc;
 
 use futures::executor::block_on;
 use switchboard_node::runtime::{AsyncStd, Runtime, Smol, Tokio};
-use switchboard_node::transport::{BuildError as TransportError, Kind, Tcp, Transport, WebSocket};
+use switchboard_node::transport::{
+    BuildError as TransportError, Kind, Quic, Tcp, Transport, WebSocket,
+};
 use switchboard_node::{BuildError, Node, profile};
 use switchboard_testkit::addr_of;
 
-/// A node on `runtime` with TCP and ws on loopback, mDNS off.
+/// A node on `runtime` with TCP, QUIC and ws on loopback, mDNS off.
 async fn node_on(runtime: impl Runtime) -> Node {
     Node::builder(profile::Daemon)
         .with_runtime(runtime)
         .with_mdns(false)
         .with_transports([
             Arc::new(Tcp::new()) as Arc<dyn Transport>,
+            Arc::new(Quic::new()),
             Arc::new(WebSocket::new()),
         ])
         .with_listen_addrs([
             "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("addr"),
             "/ip4/127.0.0.1/tcp/0/ws".parse().expect("addr"),
         ])
         .build()
@@ -31,43 +35,42 @@ async fn node_on(runtime: impl Runtime) -> Node {
 fn nodes_on_smol_async_std_and_tokio_exchange_blocks() {
     switchboard_testkit::init_tracing();
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let nodes = [
-        (
-            "tokio",
-            tokio.block_on(async { node_on(Tokio::current().expect("tokio")).await }),
-        ),
-        ("smol", smol::block_on(node_on(Smol::new()))),
-        ("async-std", async_std::task::block_on(node_on(AsyncStd))),
-    ];
-    for (i, (from_name, from)) in nodes.iter().enumerate() {
-        let data = format!("a block from the node on {from_name}");
-        let cid = block_on(from.block().put(data.clone().into_bytes())).expect("put");
-        for (j, (to_name, to)) in nodes.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            // Alternate transports so that each runtime dials and accepts both.
-            let transport = if (i + j) % 2 == 0 { "tcp" } else { "ws" };
-            block_on(async {
-                let addr = addr_of(from, transport).await;
-                to.connect(addr).await.unwrap_or_else(|e| {
-                    panic!("{to_name} cannot dial {from_name} over {transport}: {e}")
+    // Fresh nodes per transport, so that each fetch crosses a connection of that transport.
+    for transport in ["tcp", "quic-v1", "ws"] {
+        let nodes = [
+            (
+                "tokio",
+                tokio.block_on(async { node_on(Tokio::current().expect("tokio")).await }),
+            ),
+            ("smol", smol::block_on(node_on(Smol::new()))),
+            ("async-std", async_std::task::block_on(node_on(AsyncStd))),
+        ];
+        for (i, (from_name, from)) in nodes.iter().enumerate() {
+            let data = format!("a block from the node on {from_name} over {transport}");
+            let cid = block_on(from.block().put(data.clone().into_bytes())).expect("put");
+            for (j, (to_name, to)) in nodes.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                block_on(async {
+                    let addr = addr_of(from, transport).await;
+                    to.connect(addr).await.unwrap_or_else(|e| {
+                        panic!("{to_name} cannot dial {from_name} over {transport}: {e}")
+                    });
+                    let block = to.block().get(&cid).await.unwrap_or_else(|e| {
+                        panic!("{to_name} cannot fetch from {from_name} over {transport}: {e}")
+                    });
+                    assert_eq!(block.data(), data.as_bytes(), "{from_name} -> {to_name}");
                 });
-                let block = to
-                    .block()
-                    .get(&cid)
-                    .await
-                    .unwrap_or_else(|e| panic!("{to_name} cannot fetch from {from_name}: {e}"));
-                assert_eq!(block.data(), data.as_bytes(), "{from_name} -> {to_name}");
-            });
+            }
         }
-    }
-    for (_, node) in nodes {
-        block_on(node.shutdown());
+        for (_, node) in nodes {
+            block_on(node.shutdown());
+        }
     }
 }
 
-/// Transports that need tokio are refused on an async-io runtime, naming both.
+/// A transport that needs tokio (WebRTC-direct) is refused on an async-io runtime, naming both.
 /// (mDNS runs on async-io; `cargo xtask ci` runs `discover_localhost` on smol and async-std
 /// in a network namespace, as multicast must not reach real interfaces.)
 #[test]
@@ -80,9 +83,9 @@ fn tokio_only_transports_are_refused_on_smol() {
     );
     match built {
         Err(BuildError::Transport(TransportError::UnsupportedRuntime { kind, runtime })) => {
-            assert_eq!((kind, runtime), (Kind::Quic, "smol"));
+            assert_eq!((kind, runtime), (Kind::WebRtcDirect, "smol"));
         }
-        other => panic!("expected QUIC to be refused on smol, got {other:?}"),
+        other => panic!("expected WebRTC-direct to be refused on smol, got {other:?}"),
     }
 }
 
