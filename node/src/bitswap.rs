@@ -1,4 +1,4 @@
-//! The Bitswap driver: runs switchboard-exchange's sans-IO [`Engine`] on tokio, over
+//! The Bitswap driver: runs switchboard-exchange's sans-IO [`Engine`] on the node's runtime, over
 //! libp2p-stream streams.
 //!
 //! Inbound, every Bitswap protocol is accepted; each stream is read message by message until
@@ -256,12 +256,12 @@ impl Bitswap {
         answer.await.map_err(|_| GetError::Stopped)
     }
 
-    /// The block `cid` names: from the store, or fetched from peers within `timeout`.
     /// The runtime the node runs on.
     pub(crate) fn rt(&self) -> &Rt {
         &self.rt
     }
 
+    /// The block `cid` names: from the store, or fetched from peers within `timeout`.
     pub(crate) async fn get(&self, cid: Cid, timeout: Duration) -> Result<Block, GetError> {
         switchboard_exchange::check_cid(&cid)?;
         let store = self.store.clone();

@@ -194,11 +194,24 @@ impl Builder {
 
     /// Checks the settings against each other, builds the swarm, starts every listener and
     /// returns once each listener has an address (or fails with the first that cannot start).
-    pub async fn build(self) -> Result<Node, BuildError> {
+    ///
+    /// The work runs on the node's runtime, whose reactor the sockets need, so `build` may be
+    /// awaited from anywhere: another executor, or `futures::executor::block_on`.
+    pub async fn build(mut self) -> Result<Node, BuildError> {
         let rt = self
             .runtime
+            .take()
             .or_else(Rt::default_here)
             .ok_or(BuildError::NoRuntime)?;
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let on = rt.clone();
+        rt.spawn(async move {
+            let _ = tx.send(self.build_on(on).await);
+        });
+        rx.await.map_err(|_| BuildError::RuntimeStopped)?
+    }
+
+    async fn build_on(self, rt: Rt) -> Result<Node, BuildError> {
         for transport in &self.transports {
             if !transport.environments().contains(&self.environment) {
                 return Err(BuildError::UnsupportedTransport {

@@ -57,9 +57,13 @@ pub enum BuildError {
     },
     /// No runtime was given and none was found where the node was built.
     #[error(
-        "no async runtime: build the node inside a tokio runtime or give it one with `Builder::with_runtime`"
+        "no async runtime: give the node one with `Builder::with_runtime` (or, with the `tokio` feature, build it inside a tokio runtime)"
     )]
     NoRuntime,
+    /// The runtime dropped the build before it finished (it was shutting down, or building
+    /// panicked).
+    #[error("the runtime stopped before the node was built")]
+    RuntimeStopped,
 }
 
 /// Why a dial failed.

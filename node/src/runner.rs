@@ -69,7 +69,7 @@ pub(crate) struct Runner {
 
 impl Runner {
     /// Starts every listener, waits for each to have an address, then runs the swarm on a
-    /// tokio task.
+    /// task of the node's runtime.
     pub(crate) async fn start(swarm: Swarm<Behaviour>, parts: Parts) -> Result<Node, BuildError> {
         let Parts {
             rt,

@@ -24,7 +24,12 @@ impl Runtime for AsyncStd {
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
-        Box::pin(::async_std::task::sleep(duration))
+        // async-std's `sleep` starts at its first poll; async-io's timer (the one under it)
+        // starts now, as the trait asks.
+        Box::pin(futures::FutureExt::map(
+            ::async_io::Timer::after(duration),
+            drop,
+        ))
     }
 
     fn reactor(&self) -> Reactor {

@@ -101,7 +101,8 @@ pub trait Runtime: fmt::Debug + Send + Sync + 'static {
     /// Runs `work`, which may block on I/O, where it cannot stall the async threads.
     fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>);
 
-    /// A timer that completes after `duration`.
+    /// A timer that completes `duration` after this call (not after its first poll: stored
+    /// timers, such as a dial's deadline, count from when they were made).
     fn sleep(&self, duration: Duration) -> Sleep;
 
     /// What drives this runtime's sockets.

@@ -44,9 +44,11 @@ impl Runtime for Smol {
     }
 
     fn sleep(&self, duration: Duration) -> Sleep {
-        Box::pin(async move {
-            ::smol::Timer::after(duration).await;
-        })
+        // Created now, so the time runs from the call, not from the first poll.
+        Box::pin(futures::FutureExt::map(
+            ::smol::Timer::after(duration),
+            drop,
+        ))
     }
 
     fn reactor(&self) -> Reactor {

@@ -30,6 +30,16 @@ async fn behaves(rt: Handle) {
         rt.name()
     );
 
+    // A timer counts from when it is made: one made before a 40 ms wait on another timer is
+    // due by the time it is first polled.
+    let made_first = rt.sleep(Duration::from_millis(30));
+    rt.sleep(Duration::from_millis(40)).await;
+    assert!(
+        futures::FutureExt::now_or_never(made_first).is_some(),
+        "{}: a timer's time runs from its creation",
+        rt.name()
+    );
+
     assert_eq!(rt.timeout(Duration::from_secs(5), async { 1 }).await, Ok(1));
     assert_eq!(
         rt.timeout(Duration::from_millis(10), std::future::pending::<()>())

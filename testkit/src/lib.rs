@@ -10,7 +10,7 @@ mod process;
 use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
-pub use process::{Daemon, Switchboard, api_port, http_request, http_status};
+pub use process::{Daemon, Switchboard, api_port, http_request, http_status, try_http_status};
 
 /// How long any one condition may take before a test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);

@@ -36,7 +36,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
             "-q",
             "--release",
             "-p",
-            "switchboard-node",
+            "switchboard-daemon",
             "--bin",
             "switchboard",
         ]))?;

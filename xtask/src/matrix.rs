@@ -523,7 +523,9 @@ fn fetch_with_example(daemon: &Daemon, runtime: Runtime, target: &str) -> anyhow
         std::process::id()
     );
     let cid = daemon.put(data.as_bytes())?;
-    let out = Command::new(crate::example("block_exchange")?)
+    // Built by `prepare` outside the namespace; only its path is needed here.
+    let example = crate::target_dir().join("debug/examples/block_exchange");
+    let out = Command::new(example)
         .args(["--runtime", runtime.name(), "--from", target, "--cid", &cid])
         .output()
         .context("cannot run the block_exchange example")?;

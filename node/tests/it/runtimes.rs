@@ -89,6 +89,56 @@ fn tokio_only_transports_are_refused_on_smol() {
     }
 }
 
+/// A node given a tokio runtime's handle is built and used from outside that runtime (a plain
+/// executor on this thread): its sockets are made on the runtime.
+#[test]
+fn a_tokio_node_is_built_from_outside_its_runtime() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let rt = Tokio::from_handle(tokio.handle().clone());
+    let a = block_on(node_on(rt.clone()));
+    let b = block_on(node_on(rt));
+    block_on(async {
+        let cid = a.block().put(&b"built outside"[..]).await.expect("put");
+        b.connect(addr_of(&a, "quic-v1").await)
+            .await
+            .expect("connect");
+        assert_eq!(
+            &b.block().get(&cid).await.expect("get").data()[..],
+            b"built outside"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+/// `without_transport` drops the transport and the listen addresses only it served.
+#[test]
+fn without_a_transport_its_addresses_go_too() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let node = tokio.block_on(async {
+        Node::builder(profile::Daemon)
+            .with_mdns(false)
+            .with_listen_addrs([
+                "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+                "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("addr"),
+                "/ip4/127.0.0.1/tcp/0/ws".parse().expect("addr"),
+            ])
+            .without_transport(Kind::Quic)
+            .without_transport(Kind::WebRtcDirect)
+            .build()
+            .await
+            .expect("node")
+    });
+    let mut labels: Vec<_> = tokio
+        .block_on(node.listen_addrs())
+        .iter()
+        .map(switchboard_testkit::transport_of)
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["tcp", "ws"]);
+    tokio.block_on(node.shutdown());
+}
+
 /// Without a runtime given, a node built outside tokio says how to give it one.
 #[test]
 fn a_node_built_outside_any_runtime_says_what_it_needs() {

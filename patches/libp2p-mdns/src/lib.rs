@@ -40,6 +40,7 @@ use std::{
 };
 
 mod behaviour;
+// Switchboard: the async-io provider (see PATCHED.md).
 #[cfg(feature = "async-io")]
 pub use crate::behaviour::async_io;
 #[cfg(feature = "tokio")]

@@ -71,6 +71,7 @@ use std::net::SocketAddr;
 pub use config::Config;
 pub use connection::{Connecting, Connection, Stream};
 pub use provider::Provider;
+// Switchboard: the async-io provider (see PATCHED.md).
 #[cfg(feature = "async-io")]
 pub use provider::async_io;
 #[cfg(feature = "tokio")]

@@ -28,12 +28,14 @@ use std::{
 use futures::future::BoxFuture;
 use if_watch::IfEvent;
 
+// Switchboard: the async-io provider (see PATCHED.md).
 #[cfg(feature = "async-io")]
 pub mod async_io;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
 pub enum Runtime {
+    // Switchboard: quinn's smol runtime, for the async-io provider.
     #[cfg(feature = "async-io")]
     AsyncIo,
     #[cfg(feature = "tokio")]

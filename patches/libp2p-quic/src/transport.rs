@@ -117,6 +117,7 @@ impl<P: Provider> GenTransport<P> {
                     quinn::Endpoint::new(endpoint_config, server_config, socket, runtime)?;
                 Ok(endpoint)
             }
+            // Switchboard: the async-io provider's endpoint runs on quinn's smol runtime.
             #[cfg(feature = "async-io")]
             Runtime::AsyncIo => {
                 let runtime = std::sync::Arc::new(quinn::SmolRuntime);

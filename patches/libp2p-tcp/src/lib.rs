@@ -47,6 +47,7 @@ use libp2p_core::{
     multiaddr::{Multiaddr, Protocol},
     transport::{DialOpts, ListenerId, PortUse, TransportError, TransportEvent},
 };
+// Switchboard: the async-io provider (see PATCHED.md).
 #[cfg(feature = "async-io")]
 pub use provider::async_io;
 #[cfg(feature = "tokio")]

@@ -20,6 +20,7 @@
 
 //! The interface for providers of non-blocking TCP implementations.
 
+// Switchboard: the async-io provider (see PATCHED.md).
 #[cfg(feature = "async-io")]
 pub mod async_io;
 #[cfg(feature = "tokio")]
