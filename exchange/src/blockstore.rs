@@ -22,9 +22,24 @@ use crate::Block;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The storage engine failed (I/O, corruption, a full disk).
+    /// A file or directory of the store could not be used (a full disk, permissions, I/O).
+    #[error("blockstore: cannot {op} {}", path.display())]
+    Io {
+        /// What was being done: `read`, `write`, `sync`, `create`, `rename into`, …
+        op: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The storage engine (redb) failed.
+    #[error("blockstore: the storage engine failed")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store cannot be used, for a reason with no underlying error: a layout it does not
+    /// read, a poisoned lock, a page without IndexedDB, a call that panicked.
     #[error("blockstore: {0}")]
-    Backend(String),
+    Unavailable(String),
     /// A stored block no longer matches its CID (bit rot, tampering): reported, never served.
     #[error("stored block {0} is corrupt")]
     Corrupt(Cid),
@@ -83,7 +98,7 @@ impl Blockstore for MemoryBlockstore {
         let blocks = self
             .blocks
             .read()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+            .map_err(|_| StoreError::Unavailable("lock poisoned".into()))?;
         match blocks.get(&key(cid)) {
             None => Ok(None),
             Some(block) => block
@@ -101,7 +116,7 @@ impl Blockstore for MemoryBlockstore {
         let blocks = self
             .blocks
             .read()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+            .map_err(|_| StoreError::Unavailable("lock poisoned".into()))?;
         Ok(blocks.get(&key(cid)).map(|b| b.data().len()))
     }
 
@@ -109,7 +124,7 @@ impl Blockstore for MemoryBlockstore {
         let mut blocks = self
             .blocks
             .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+            .map_err(|_| StoreError::Unavailable("lock poisoned".into()))?;
         blocks.insert(key(block.cid()), block.clone());
         Ok(())
     }
@@ -118,7 +133,7 @@ impl Blockstore for MemoryBlockstore {
         let mut blocks = self
             .blocks
             .write()
-            .map_err(|_| StoreError::Backend("lock poisoned".into()))?;
+            .map_err(|_| StoreError::Unavailable("lock poisoned".into()))?;
         Ok(blocks.remove(&key(cid)).is_some())
     }
 }

@@ -46,7 +46,7 @@ const MAX_STORE_WRITES: usize = 4;
 const MAX_STORE_READS: usize = 4;
 
 /// Why a block could not be fetched.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GetError {
     /// No connected peer delivered it in time.
@@ -61,8 +61,8 @@ pub enum GetError {
     #[error(transparent)]
     Unsupported(#[from] switchboard_exchange::BlockError),
     /// The blockstore failed.
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] switchboard_exchange::StoreError),
     /// The node has shut down.
     #[error("the node has shut down")]
     Stopped,
@@ -267,7 +267,7 @@ impl Bitswap {
         let store = self.store.clone();
         let local = crate::node::blocking(&self.rt, move || store.get(&cid))
             .await
-            .map_err(|e| GetError::Store(e.to_string()))?;
+            .map_err(GetError::Store)?;
         if let Some(block) = local {
             return Ok(block);
         }

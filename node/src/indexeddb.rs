@@ -27,7 +27,7 @@ const BLOCKS: &str = "blocks";
 const RAW: u8 = 0x55;
 
 fn backend(what: &str, e: impl std::fmt::Debug) -> StoreError {
-    StoreError::Backend(format!("IndexedDB {what}: {e:?}"))
+    StoreError::Unavailable(format!("IndexedDB {what}: {e:?}"))
 }
 
 /// A change waiting to be written.
@@ -65,7 +65,7 @@ impl IndexedDbBlockstore {
         let factory: IdbFactory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
             .ok()
             .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| StoreError::Backend("this page has no IndexedDB".into()))?;
+            .ok_or_else(|| StoreError::Unavailable("this page has no IndexedDB".into()))?;
         let open = factory
             .open_with_u32(name, 1)
             .map_err(|e| backend("open", e))?;
@@ -193,7 +193,7 @@ async fn request(req: &IdbRequest) -> Result<JsValue, StoreError> {
     req.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
     req.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     rx.await
-        .unwrap_or_else(|_| Err(StoreError::Backend("IndexedDB request dropped".into())))
+        .unwrap_or_else(|_| Err(StoreError::Unavailable("IndexedDB request dropped".into())))
 }
 
 /// Resolves when `tx` commits, or fails when it errors or aborts.
@@ -218,7 +218,9 @@ fn completion(tx: &IdbTransaction) -> impl std::future::Future<Output = Result<(
         if committed {
             Ok(())
         } else {
-            Err(StoreError::Backend("IndexedDB transaction failed".into()))
+            Err(StoreError::Unavailable(
+                "IndexedDB transaction failed".into(),
+            ))
         }
     }
 }

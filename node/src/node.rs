@@ -419,7 +419,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, switchboard_exchange::StoreError> + Send + 'static,
 ) -> Result<T, switchboard_exchange::StoreError> {
     rt.blocking(f).await.unwrap_or_else(|| {
-        Err(switchboard_exchange::StoreError::Backend(
+        Err(switchboard_exchange::StoreError::Unavailable(
             "the blockstore call panicked".into(),
         ))
     })

@@ -26,6 +26,9 @@ fn webrtc_repo(tmp: &Path, name: &str, host: u8) -> PathBuf {
                 .parse()
                 .expect("addr"),
         ];
+        // The test suite runs this next to every other test on two cores; a WebRTC handshake
+        // (ICE, DTLS, SCTP, noise) in a debug build can then take longer than the default.
+        c.limits.dial_timeout_secs = 30;
     })
     .expect("config");
     dir

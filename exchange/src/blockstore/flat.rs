@@ -17,8 +17,12 @@ const SHARDING: &str = "/repo/flatfs/shard/v1/next-to-last/2";
 /// Prefix of files being written; never read as blocks, left behind only by a crash.
 const TEMP_PREFIX: &str = ".put-";
 
-fn io_error(what: &str, path: &Path, e: io::Error) -> StoreError {
-    StoreError::Backend(format!("{what} {}: {e}", path.display()))
+fn io_error(op: &'static str, path: &Path, source: io::Error) -> StoreError {
+    StoreError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Blocks as files, `<root>/<shard>/<KEY>.data` where `KEY` is the multihash in unpadded
@@ -40,12 +44,12 @@ impl FlatBlockstore {
     /// Opens (or creates) the store in directory `root`. A directory sharded any other way is
     /// refused rather than half-read.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        fs::create_dir_all(root).map_err(|e| io_error("cannot create", root, e))?;
+        fs::create_dir_all(root).map_err(|e| io_error("create", root, e))?;
         let sharding = root.join("SHARDING");
         match fs::read_to_string(&sharding) {
             Ok(found) if found.trim() == SHARDING => {}
             Ok(found) => {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::Unavailable(format!(
                     "{} is sharded as {:?}; only {SHARDING} is supported",
                     root.display(),
                     found.trim()
@@ -54,10 +58,10 @@ impl FlatBlockstore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 write_temp(root, format!("{SHARDING}\n").as_bytes())?
                     .persist(&sharding)
-                    .map_err(|e| io_error("cannot rename into", &sharding, e.error))?;
+                    .map_err(|e| io_error("rename into", &sharding, e.error))?;
                 sync_dir(root)?;
             }
-            Err(e) => return Err(io_error("cannot read", &sharding, e)),
+            Err(e) => return Err(io_error("read", &sharding, e)),
         }
         remove_stale_temps(root);
         Ok(Self {
@@ -83,7 +87,7 @@ impl FlatBlockstore {
         if fs::metadata(&file).is_ok_and(|m| m.len() == block.data().len() as u64) {
             return Ok(None);
         }
-        fs::create_dir_all(&dir).map_err(|e| io_error("cannot create", &dir, e))?;
+        fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
         Ok(Some((write_temp(&dir, block.data())?, file)))
     }
 }
@@ -96,7 +100,7 @@ impl Blockstore for FlatBlockstore {
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt(*cid)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("cannot read", &file, e)),
+            Err(e) => Err(io_error("read", &file, e)),
         }
     }
 
@@ -109,7 +113,7 @@ impl Blockstore for FlatBlockstore {
         match fs::metadata(&file) {
             Ok(meta) => Ok(Some(meta.len() as usize)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("cannot stat", &file, e)),
+            Err(e) => Err(io_error("stat", &file, e)),
         }
     }
 
@@ -129,7 +133,7 @@ impl Blockstore for FlatBlockstore {
         let mut dirs = BTreeSet::new();
         for (temp, file) in staged {
             temp.persist(&file)
-                .map_err(|e| io_error("cannot rename into", &file, e.error))?;
+                .map_err(|e| io_error("rename into", &file, e.error))?;
             dirs.insert(file.parent().expect("a shard directory").to_path_buf());
         }
         if !dirs.is_empty() {
@@ -144,7 +148,7 @@ impl Blockstore for FlatBlockstore {
         match fs::remove_file(&file) {
             Ok(()) => sync_dir(&dir).map(|()| true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_error("cannot remove", &file, e)),
+            Err(e) => Err(io_error("remove", &file, e)),
         }
     }
 }
@@ -188,10 +192,10 @@ fn write_temp(dir: &Path, data: &[u8]) -> Result<tempfile::TempPath, StoreError>
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
-        .map_err(|e| io_error("cannot create a file in", dir, e))?;
+        .map_err(|e| io_error("create a file in", dir, e))?;
     temp.write_all(data)
         .and_then(|()| temp.as_file().sync_data())
-        .map_err(|e| io_error("cannot write", temp.path(), e))?;
+        .map_err(|e| io_error("write", temp.path(), e))?;
     Ok(temp.into_temp_path())
 }
 
@@ -200,5 +204,5 @@ fn write_temp(dir: &Path, data: &[u8]) -> Result<tempfile::TempPath, StoreError>
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("cannot sync", dir, e))
+        .map_err(|e| io_error("sync", dir, e))
 }

@@ -11,8 +11,8 @@ use crate::Block;
 /// multihash bytes → block data.
 const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Engine(Box::new(e))
 }
 
 /// Blocks in a redb database file. A `put` that returned is on disk: redb commits with fsync
