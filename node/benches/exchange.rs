@@ -37,7 +37,7 @@ async fn node(runtime: &str, listen: &str, store: Option<Arc<dyn Blockstore>>) -
         .with_perf_server(true);
     if runtime == "smol" {
         builder = builder
-            .with_runtime(switchboard_node::runtime::Smol::new())
+            .with_runtime(smol_runtime())
             .without_transport(Kind::WebRtcDirect);
     }
     if !listen.is_empty() {
@@ -47,6 +47,23 @@ async fn node(runtime: &str, listen: &str, store: Option<Arc<dyn Blockstore>>) -
         builder = builder.with_blockstore(store);
     }
     builder.build().await.expect("node")
+}
+
+/// smol with as many executor threads as tokio's runtime here has workers (smol's global
+/// executor runs one unless `SMOL_THREADS` says otherwise), so the rows compare runtimes, not
+/// thread counts.
+fn smol_runtime() -> switchboard_node::runtime::Smol {
+    static EXECUTOR: std::sync::OnceLock<Arc<smol::Executor<'static>>> = std::sync::OnceLock::new();
+    let executor = EXECUTOR.get_or_init(|| {
+        let executor = Arc::new(smol::Executor::new());
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for _ in 0..threads {
+            let executor = executor.clone();
+            std::thread::spawn(move || smol::block_on(executor.run(std::future::pending::<()>())));
+        }
+        executor
+    });
+    switchboard_node::runtime::Smol::with_executor(executor.clone())
 }
 
 async fn addr(node: &Node) -> Multiaddr {

@@ -13,7 +13,9 @@ pub struct Smol {
 }
 
 impl Smol {
-    /// smol's global executor (`smol::spawn`), which runs on threads of its own.
+    /// smol's global executor (`smol::spawn`), which runs on threads of its own: one unless the
+    /// `SMOL_THREADS` environment variable asks for more. A node that should use every core
+    /// wants more ([`Smol::with_executor`] with threads of yours, or `SMOL_THREADS`).
     pub fn new() -> Self {
         Self::default()
     }
