@@ -40,6 +40,8 @@ mod memory;
 mod muxer;
 #[cfg(not(wasm_browser))]
 mod quic;
+#[cfg(not(wasm_browser))]
+mod resolve;
 mod stack;
 #[cfg(not(wasm_browser))]
 mod tcp;

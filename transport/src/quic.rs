@@ -55,7 +55,11 @@ impl Transport for Quic {
             }
             Reactor::AsyncIo => {
                 let config = libp2p::quic::Config::new(ctx.keypair());
-                Ok(libp2p_quic::async_io::Transport::new(config)
+                let quic = crate::resolve::Resolving::new(
+                    libp2p_quic::async_io::Transport::new(config),
+                    ctx.runtime().clone(),
+                );
+                Ok(quic
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }

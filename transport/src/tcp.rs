@@ -78,7 +78,11 @@ impl Transport for Tcp {
             }
             Reactor::AsyncIo => {
                 let config = libp2p_tcp::Config::new().nodelay(self.nodelay);
-                crate::upgrade::stream_transport(ExclusivePort::async_io(config), ctx, Kind::Tcp)
+                let tcp = crate::resolve::Resolving::new(
+                    ExclusivePort::async_io(config),
+                    ctx.runtime().clone(),
+                );
+                crate::upgrade::stream_transport(tcp, ctx, Kind::Tcp)
             }
             _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::Tcp,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::executor::block_on;
+use libp2p::multiaddr::Protocol;
 use switchboard_node::runtime::{AsyncStd, Runtime, Smol, Tokio};
 use switchboard_node::transport::{
     BuildError as TransportError, Kind, Quic, Tcp, Transport, WebSocket,
@@ -68,6 +69,30 @@ fn nodes_on_smol_async_std_and_tokio_exchange_blocks() {
             block_on(node.shutdown());
         }
     }
+}
+
+/// On async-io, `/dns*` names are resolved with the system resolver (here `localhost`, from
+/// `/etc/hosts`: nothing is asked of a DNS server) before TCP, ws and QUIC dial.
+#[test]
+fn nodes_on_smol_dial_dns_names() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let target = tokio.block_on(async { node_on(Tokio::current().expect("tokio")).await });
+    let dialer = smol::block_on(node_on(Smol::new()));
+    block_on(async {
+        for transport in ["tcp", "quic-v1", "ws"] {
+            let addr = addr_of(&target, transport).await;
+            let named: libp2p::Multiaddr = std::iter::once(Protocol::Dns4("localhost".into()))
+                .chain(addr.iter().skip(1))
+                .collect();
+            let peer = dialer
+                .connect(named.clone())
+                .await
+                .unwrap_or_else(|e| panic!("smol dialing {named}: {e}"));
+            assert_eq!(peer, target.peer_id());
+        }
+        dialer.shutdown().await;
+        target.shutdown().await;
+    });
 }
 
 /// A transport that needs tokio (WebRTC-direct) is refused on an async-io runtime, naming both.

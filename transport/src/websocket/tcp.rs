@@ -147,7 +147,11 @@ impl Transport for WebSocket {
             }
             Reactor::AsyncIo => {
                 let config = libp2p_tcp::Config::new().nodelay(true);
-                self.over(crate::tcp::ExclusivePort::async_io(config), ctx)
+                let tcp = crate::resolve::Resolving::new(
+                    crate::tcp::ExclusivePort::async_io(config),
+                    ctx.runtime().clone(),
+                );
+                self.over(tcp, ctx)
             }
             _ => Err(BuildError::UnsupportedRuntime {
                 kind: Kind::WebSocket,
