@@ -63,7 +63,21 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         }
         let b = b.build().await?;
         let t = Instant::now();
-        let result = b.connect(addr.clone()).await;
+        let mut result = b.connect(addr.clone()).await;
+        // webrtc-rs now and then loses a first WebRTC-direct handshake on a loaded machine (ICE
+        // gives up, the dial times out); a second dial is what a user would try. Other
+        // transports get one attempt.
+        if result.is_err() && transport == "webrtc-direct" {
+            outln!(
+                "{transport:<9} first dial failed ({}); dialing again",
+                result
+                    .as_ref()
+                    .err()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            result = b.connect(addr.clone()).await;
+        }
         let connect = t.elapsed();
         match result {
             Ok(_) => {
