@@ -99,16 +99,7 @@ fn step(name: &str, f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()
 /// Runs the mDNS example inside a network namespace of its own, whose only link is a veth pair
 /// with both ends inside, so its multicast never reaches a real interface.
 fn discover_in_namespace(runtime: &str) -> anyhow::Result<()> {
-    exec(cargo().args([
-        "build",
-        "--locked",
-        "-q",
-        "-p",
-        "switchboard-examples",
-        "--example",
-        "discover_localhost",
-    ]))?;
-    let example = crate::target_dir().join("debug/examples/discover_localhost");
+    let example = crate::example("discover_localhost")?;
     let ns = Namespace::create("ex")?;
     exec(ns.command(example).args(["--runtime", runtime]))
 }
