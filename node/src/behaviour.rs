@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use libp2p::identify;
 use libp2p::identity::Keypair;
-#[cfg(not(wasm_browser))]
-use libp2p::mdns;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
+#[cfg(mdns)]
+use libp2p_mdns as mdns;
 use switchboard_filters::Policy;
 
 use crate::BuildError;
@@ -36,10 +36,20 @@ pub(crate) const PROTOCOLS: &[&str] = &[
 ];
 
 /// mDNS on the node's reactor: tokio's, or async-io's (smol, async-std).
-#[cfg(not(wasm_browser))]
-type Mdns = Advertised<either::Either<mdns::tokio::Behaviour, mdns::async_io::Behaviour>>;
-/// mDNS needs UDP multicast, which a web page does not have: never enabled there.
-#[cfg(wasm_browser)]
+#[cfg(mdns)]
+type Mdns = Advertised<either::Either<MdnsOnTokio, MdnsOnAsyncIo>>;
+#[cfg(all(mdns, feature = "tokio"))]
+type MdnsOnTokio = mdns::tokio::Behaviour;
+#[cfg(all(mdns, feature = "async-io"))]
+type MdnsOnAsyncIo = mdns::async_io::Behaviour;
+// With one provider built, the other side of the `Either` is never made.
+#[cfg(all(mdns, not(feature = "tokio")))]
+type MdnsOnTokio = MdnsOnAsyncIo;
+#[cfg(all(mdns, not(feature = "async-io")))]
+type MdnsOnAsyncIo = MdnsOnTokio;
+/// mDNS needs UDP multicast, which a web page does not have, and a native build without a
+/// socket provider cannot run it: never enabled there.
+#[cfg(not(mdns))]
 type Mdns = libp2p::swarm::dummy::Behaviour;
 
 #[derive(NetworkBehaviour)]
@@ -79,7 +89,7 @@ impl Behaviour {
         })
     }
 
-    #[cfg(not(wasm_browser))]
+    #[cfg(mdns)]
     fn mdns(rt: &Rt, peer: libp2p::PeerId, policy: Arc<Policy>) -> Result<Mdns, BuildError> {
         let config = mdns::Config {
             query_interval: std::time::Duration::from_secs(5),
@@ -87,15 +97,17 @@ impl Behaviour {
         };
         use switchboard_runtime::Reactor;
         let behaviour = match rt.reactor() {
-            Reactor::Tokio => either::Either::Left(mdns::tokio::Behaviour::new(config, peer)),
-            Reactor::AsyncIo => either::Either::Right(mdns::async_io::Behaviour::new(config, peer)),
+            #[cfg(feature = "tokio")]
+            Reactor::Tokio => either::Either::Left(MdnsOnTokio::new(config, peer)),
+            #[cfg(feature = "async-io")]
+            Reactor::AsyncIo => either::Either::Right(MdnsOnAsyncIo::new(config, peer)),
             _ => return Err(BuildError::MdnsUnsupported { runtime: rt.name() }),
         };
         let behaviour = behaviour.factor_err().map_err(BuildError::Mdns)?;
         Ok(Advertised::new(behaviour, policy, peer))
     }
 
-    #[cfg(wasm_browser)]
+    #[cfg(not(mdns))]
     fn mdns(rt: &Rt, _: libp2p::PeerId, _: Arc<Policy>) -> Result<Mdns, BuildError> {
         Err(BuildError::MdnsUnsupported { runtime: rt.name() })
     }

@@ -22,11 +22,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_broadcast::RecvError;
+use async_channel::{Receiver, Sender, TrySendError};
+use futures::channel::oneshot;
+use futures::{FutureExt, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{
     Action, Block, Blockstore, Cid, Config, Engine, Message, PROTOCOLS, ReadError, Version,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::Limits;
 use crate::inbound::Slots;
@@ -143,7 +146,7 @@ struct Sent {
 #[derive(Debug, Clone)]
 pub(crate) struct Bitswap {
     rt: Rt,
-    commands: mpsc::Sender<Command>,
+    commands: Sender<Command>,
     store: Arc<dyn Blockstore>,
     slots: Slots,
     budget: ReadBudget,
@@ -156,12 +159,12 @@ impl Bitswap {
         rt: Rt,
         store: Arc<dyn Blockstore>,
         mut control: libp2p_stream::Control,
-        events: broadcast::Receiver<Event>,
-        node_commands: mpsc::Sender<NodeCommand>,
+        events: async_broadcast::Receiver<Event>,
+        node_commands: Sender<NodeCommand>,
         limits: &Limits,
     ) -> Self {
-        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (commands, command_rx) = async_channel::bounded(COMMAND_QUEUE);
+        let (inbound_tx, inbound_rx) = async_channel::bounded(INBOUND_QUEUE);
         // One set of slots and one budget for every Bitswap version: a peer cannot get more
         // by speaking several.
         let slots = Slots::new(
@@ -187,7 +190,7 @@ impl Bitswap {
                 inbound_tx.clone(),
             ));
         }
-        let (sent_tx, sent_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (sent_tx, sent_rx) = async_channel::bounded(INBOUND_QUEUE);
         let driver = Driver {
             rt: rt.clone(),
             engine: Engine::new(Config::new()),
@@ -299,7 +302,7 @@ impl Bitswap {
 /// Tells the driver a waiter is gone when dropped. A full command queue loses the message;
 /// the driver's sweep of closed waiters ([`Driver::sweep`]) catches those.
 struct GiveUp<'a> {
-    commands: &'a mpsc::Sender<Command>,
+    commands: &'a Sender<Command>,
     cid: Option<Cid>,
 }
 
@@ -316,7 +319,7 @@ struct Driver {
     engine: Engine<PeerId>,
     store: Arc<dyn Blockstore>,
     control: libp2p_stream::Control,
-    writers: HashMap<PeerId, mpsc::Sender<Outgoing>>,
+    writers: HashMap<PeerId, Sender<Outgoing>>,
     /// Messages a full writer queue could not take yet, in order.
     overflow: HashMap<PeerId, VecDeque<Outgoing>>,
     /// Block batches to read from the store, and how many are being read.
@@ -328,9 +331,9 @@ struct Driver {
     unwritten: VecDeque<Vec<Block>>,
     writes: usize,
     /// Where writer and store tasks report back.
-    sent_tx: mpsc::Sender<Input>,
+    sent_tx: Sender<Input>,
     stat: BitswapStat,
-    node_commands: mpsc::Sender<NodeCommand>,
+    node_commands: Sender<NodeCommand>,
     max_queued: usize,
     write_timeout: Duration,
 }
@@ -358,11 +361,16 @@ fn best_version(protocols: &[String]) -> Option<Version> {
 impl Driver {
     async fn run(
         mut self,
-        mut commands: mpsc::Receiver<Command>,
-        mut inbound: mpsc::Receiver<Input>,
-        mut sent: mpsc::Receiver<Input>,
-        mut events: broadcast::Receiver<Event>,
+        commands: Receiver<Command>,
+        inbound: Receiver<Input>,
+        sent: Receiver<Input>,
+        mut events: async_broadcast::Receiver<Event>,
     ) {
+        let (mut commands, mut inbound, mut sent) = (
+            std::pin::pin!(commands),
+            std::pin::pin!(inbound),
+            std::pin::pin!(sent),
+        );
         loop {
             let timeout = self.engine.poll_timeout();
             let sleep = async {
@@ -371,26 +379,30 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
-            let input = tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command) => Input::Command(command),
-                    None => return,
-                },
-                Some(input) = inbound.recv() => input,
-                Some(input) = sent.recv() => input,
-                event = events.recv() => match event {
-                    Ok(event) => Input::Node(event),
-                    // Missed events may have been disconnections: ask who is connected.
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::debug!(missed, "bitswap missed node events; resynchronising");
-                        match self.connected().await {
-                            Some(peers) => Input::Connected(peers),
-                            None => return,
+            let input = {
+                let mut sleep = std::pin::pin!(sleep.fuse());
+                let mut event = std::pin::pin!(events.recv().fuse());
+                futures::select! {
+                    command = commands.next() => match command {
+                        Some(command) => Input::Command(command),
+                        None => return,
+                    },
+                    input = inbound.select_next_some() => input,
+                    input = sent.select_next_some() => input,
+                    event = event => match event {
+                        Ok(event) => Input::Node(event),
+                        // Missed events may have been disconnections: ask who is connected.
+                        Err(RecvError::Overflowed(missed)) => {
+                            tracing::debug!(missed, "bitswap missed node events; resynchronising");
+                            match self.connected().await {
+                                Some(peers) => Input::Connected(peers),
+                                None => return,
+                            }
                         }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                () = sleep => Input::Timeout,
+                        Err(RecvError::Closed) => return,
+                    },
+                    () = sleep => Input::Timeout,
+                }
             };
             self.handle(input);
             self.drain();
@@ -411,7 +423,7 @@ impl Driver {
     fn sweep(&mut self, now: Instant) {
         let mut abandoned = Vec::new();
         self.waiting.retain(|cid, waiters| {
-            waiters.retain(|w| !w.is_closed());
+            waiters.retain(|w| !w.is_canceled());
             if waiters.is_empty() {
                 abandoned.push(*cid);
             }
@@ -433,7 +445,7 @@ impl Driver {
             }
             Input::Command(Command::GiveUp(cid)) => {
                 if let Some(waiters) = self.waiting.get_mut(&cid) {
-                    waiters.retain(|w| !w.is_closed());
+                    waiters.retain(|w| !w.is_canceled());
                     if waiters.is_empty() {
                         self.waiting.remove(&cid);
                         self.engine.cancel(&cid, now);
@@ -665,7 +677,7 @@ impl Driver {
             return;
         };
         let writer = self.writers.entry(peer).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+            let (tx, rx) = async_channel::bounded(WRITER_QUEUE);
             self.rt.spawn(writer::write_to(
                 self.rt.clone(),
                 peer,
@@ -679,11 +691,11 @@ impl Driver {
         while let Some(next) = queue.pop_front() {
             match writer.try_send(next) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(next)) => {
+                Err(TrySendError::Full(next)) => {
                     queue.push_front(next);
                     break;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(TrySendError::Closed(_)) => {
                     self.writers.remove(&peer);
                     break;
                 }

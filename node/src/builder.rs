@@ -7,9 +7,9 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, Swarm};
 use switchboard_exchange::{Blockstore, MemoryBlockstore};
 use switchboard_filters::Policy;
-use switchboard_transport::{Context, Environment, Kind, Security, Stack, Transport};
 #[cfg(not(wasm_browser))]
-use switchboard_transport::{WebRtcDirect, WebSocket};
+use switchboard_transport::WebSocket;
+use switchboard_transport::{Context, Environment, Kind, Security, Stack, Transport};
 
 use crate::behaviour::Behaviour;
 use crate::config::Limits;
@@ -178,7 +178,7 @@ impl Builder {
                 .with_trusted(&pem)
                 .map_err(switchboard_transport::BuildError::from)?;
         }
-        Ok(self
+        let builder = self
             .with_keypair(repo.keypair().clone())
             .with_listen_addrs(config.addresses.swarm.clone())
             .with_mdns(config.discovery.mdns)
@@ -186,10 +186,13 @@ impl Builder {
             .with_limits(config.limits.clone())
             .with_perf_server(config.perf.serve)
             .with_blockstore(repo.blockstore()?)
-            .with_transport(Arc::new(websocket))
-            .with_transport(Arc::new(
-                WebRtcDirect::new().with_certificate(repo.webrtc_certificate()?),
-            )))
+            .with_transport(Arc::new(websocket));
+        // The certificate is the repo's, so the `/certhash` addresses outlive a restart.
+        #[cfg(feature = "tokio")]
+        let builder = builder.with_transport(Arc::new(
+            switchboard_transport::WebRtcDirect::new().with_certificate(repo.webrtc_certificate()?),
+        ));
+        Ok(builder)
     }
 
     /// Checks the settings against each other, builds the swarm, starts every listener and

@@ -4,11 +4,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_broadcast::RecvError;
+use futures::channel::oneshot;
 use libp2p::identity::PublicKey;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use switchboard_exchange::{Block, Cid, Codec, Hash};
-use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::bitswap::Bitswap;
 pub use crate::bitswap::{BitswapStat, GetError};
@@ -129,8 +130,9 @@ pub struct Node {
 
 struct Inner {
     public_key: PublicKey,
-    commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    commands: async_channel::Sender<Command>,
+    /// Subscriptions are made from it; it holds no events itself.
+    events: async_broadcast::InactiveReceiver<Event>,
     control: libp2p_stream::Control,
     bitswap: Bitswap,
     /// The stream slots of each inbound service.
@@ -141,7 +143,7 @@ struct Inner {
 /// A subscription to a node's [`Event`]s, made by [`Node::subscribe`]; runtime-agnostic.
 #[derive(Debug)]
 pub struct Events {
-    inner: broadcast::Receiver<Event>,
+    inner: async_broadcast::Receiver<Event>,
     missed: u64,
 }
 
@@ -152,8 +154,8 @@ impl Events {
         loop {
             match self.inner.recv().await {
                 Ok(event) => return Some(event),
-                Err(broadcast::error::RecvError::Lagged(missed)) => self.missed += missed,
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Err(RecvError::Overflowed(missed)) => self.missed += missed,
+                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -186,8 +188,8 @@ impl Node {
 
     pub(crate) fn new(
         public_key: PublicKey,
-        commands: mpsc::Sender<Command>,
-        events: broadcast::Sender<Event>,
+        commands: async_channel::Sender<Command>,
+        events: async_broadcast::InactiveReceiver<Event>,
         control: libp2p_stream::Control,
         bitswap: Bitswap,
         services: Vec<crate::inbound::Slots>,
@@ -232,7 +234,7 @@ impl Node {
     /// oldest ([`Events::missed`] counts them) rather than holding the node up.
     pub fn subscribe(&self) -> Events {
         Events {
-            inner: self.inner.events.subscribe(),
+            inner: self.inner.events.activate_cloned(),
             missed: 0,
         }
     }

@@ -7,9 +7,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use switchboard_transport::{Environment, Transport, WebRtcDirect, WebSocket};
+#[cfg(all(not(wasm_browser), feature = "quic"))]
+use switchboard_transport::Quic;
 #[cfg(not(wasm_browser))]
-use switchboard_transport::{Quic, Tcp};
+use switchboard_transport::Tcp;
+use switchboard_transport::{Environment, Transport, WebRtcDirect, WebSocket};
 
 use crate::Builder;
 
@@ -25,8 +27,10 @@ pub trait Profile: fmt::Debug {
     fn apply(&self, builder: Builder) -> Builder;
 }
 
-/// A native daemon: TCP, QUIC v1, WebSocket (`ws`, and `wss` given a certificate) and
-/// WebRTC-direct, mDNS on, every address allowed, websocket dial filter `all`.
+/// A native daemon: TCP, QUIC v1 (with the `quic` feature), WebSocket (`ws`, and `wss` given a
+/// certificate) and WebRTC-direct, mDNS on, every address allowed, websocket dial filter `all`.
+/// WebRTC-direct runs on tokio only: on another runtime, build without it
+/// (`Builder::without_transport(Kind::WebRtcDirect)`).
 #[cfg(not(wasm_browser))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Daemon;
@@ -42,13 +46,17 @@ impl Profile for Daemon {
     }
 
     fn apply(&self, builder: Builder) -> Builder {
+        let transports: [Option<Arc<dyn Transport>>; 4] = [
+            Some(Arc::new(Tcp::new())),
+            #[cfg(feature = "quic")]
+            Some(Arc::new(Quic::new())),
+            #[cfg(not(feature = "quic"))]
+            None,
+            Some(Arc::new(WebSocket::new())),
+            Some(Arc::new(WebRtcDirect::new())),
+        ];
         builder
-            .with_transports([
-                Arc::new(Tcp::new()) as Arc<dyn Transport>,
-                Arc::new(Quic::new()),
-                Arc::new(WebSocket::new()),
-                Arc::new(WebRtcDirect::new()),
-            ])
+            .with_transports(transports.into_iter().flatten())
             .with_mdns(true)
     }
 }

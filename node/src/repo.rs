@@ -10,9 +10,9 @@ use libp2p::identity::Keypair;
 use std::sync::{Arc, OnceLock};
 
 use switchboard_exchange::{Blockstore, FlatBlockstore, RedbBlockstore};
-use switchboard_transport::{
-    Certificate, CertificateError, WebRtcCertificate, WebRtcCertificateError,
-};
+use switchboard_transport::{Certificate, CertificateError};
+#[cfg(feature = "tokio")]
+use switchboard_transport::{WebRtcCertificate, WebRtcCertificateError};
 
 use crate::config::{Config, InitProfile};
 
@@ -21,6 +21,7 @@ const CONFIG: &str = "config.toml";
 const LOCK: &str = "repo.lock";
 const API: &str = "api";
 /// The WebRTC-direct certificate and key, in the directory of the `/wss` ones.
+#[cfg(feature = "tokio")]
 const WEBRTC_CERTIFICATE: &str = "tls/webrtc.pem";
 const BLOCKS: &str = "blocks";
 /// The blockstore of repos made before the flat store; still opened when it is there.
@@ -80,6 +81,7 @@ pub enum RepoError {
         source: CertificateError,
     },
     /// The WebRTC-direct certificate could not be read or generated.
+    #[cfg(feature = "tokio")]
     #[error("WebRTC certificate {path}")]
     WebRtcCertificate {
         /// The file.
@@ -154,6 +156,7 @@ impl Repo {
             _lock: lock,
         };
         repo.certificate()?;
+        #[cfg(feature = "tokio")]
         repo.webrtc_certificate()?;
         Ok(repo)
     }
@@ -264,7 +267,9 @@ impl Repo {
 
     /// The WebRTC-direct listener's certificate (`tls/webrtc.pem`, key included, mode 0600),
     /// generated when missing. Its hash is in the daemon's `/webrtc-direct/certhash/…`
-    /// addresses, so keeping it keeps those addresses valid across restarts.
+    /// addresses, so keeping it keeps those addresses valid across restarts. (WebRTC-direct
+    /// runs on tokio only: without the `tokio` feature the file is left alone.)
+    #[cfg(feature = "tokio")]
     pub fn webrtc_certificate(&self) -> Result<WebRtcCertificate, RepoError> {
         let path = self.path.join(WEBRTC_CERTIFICATE);
         let wrap = |source| RepoError::WebRtcCertificate {
@@ -551,6 +556,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tokio")]
     fn webrtc_certificate_is_generated_once_and_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = Repo::init(dir.path(), InitProfile::Test).expect("init");

@@ -2,6 +2,7 @@
 //! events into replies and [`Event`]s.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,15 +11,14 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::identity::Keypair;
-#[cfg(not(wasm_browser))]
-use libp2p::mdns;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError as SwarmDialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
+#[cfg(mdns)]
+use libp2p_mdns as mdns;
 use switchboard_filters::{Denied, Policy, Scope};
 use switchboard_transport::{Transport, dialer};
-use tokio::sync::{broadcast, mpsc};
 
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::error::chain;
@@ -56,8 +56,9 @@ struct PendingDial {
 pub(crate) struct Runner {
     rt: Rt,
     swarm: Swarm<Behaviour>,
-    commands: mpsc::Receiver<Command>,
-    events: broadcast::Sender<Event>,
+    /// Pinned, as its stream wants to be polled.
+    commands: Pin<Box<async_channel::Receiver<Command>>>,
+    events: async_broadcast::Sender<Event>,
     transports: Vec<Arc<dyn Transport>>,
     policy: Arc<Policy>,
     dial_timeout: Duration,
@@ -81,8 +82,13 @@ impl Runner {
             serve_perf,
             listen,
         } = parts;
-        let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
-        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let (command_tx, commands) = async_channel::bounded(COMMAND_QUEUE);
+        // A subscriber that falls behind loses the oldest events, and no subscriber at all is
+        // fine: the runner never waits on one.
+        let (mut events, subscriptions) = async_broadcast::broadcast(EVENT_QUEUE);
+        events.set_overflow(true);
+        events.set_await_active(false);
+        let subscriptions = subscriptions.deactivate();
         let mut control = swarm.behaviour().stream.new_control();
         let incoming_pings = control
             .accept(crate::ping::PROTOCOL)
@@ -104,7 +110,7 @@ impl Runner {
         let mut runner = Runner {
             rt: rt.clone(),
             swarm,
-            commands,
+            commands: Box::pin(commands),
             events: events.clone(),
             transports,
             policy,
@@ -118,7 +124,7 @@ impl Runner {
             rt.clone(),
             blockstore,
             control.clone(),
-            events.subscribe(),
+            subscriptions.activate_cloned(),
             command_tx.clone(),
             &limits,
         );
@@ -128,7 +134,7 @@ impl Runner {
         Ok(Node::new(
             keypair.public(),
             command_tx,
-            events,
+            subscriptions,
             control,
             bitswap,
             services,
@@ -193,8 +199,8 @@ impl Runner {
 
     async fn run(mut self) {
         loop {
-            tokio::select! {
-                command = self.commands.recv() => match command {
+            futures::select! {
+                command = self.commands.next() => match command {
                     Some(Command::Shutdown(reply)) => {
                         self.close_connections().await;
                         drop(self.swarm);
@@ -205,7 +211,8 @@ impl Runner {
                     None => return,
                 },
                 event = self.swarm.select_next_some() => self.handle_event(event),
-                Some(id) = self.timers.next(), if !self.timers.is_empty() => {
+                // An empty set of timers is skipped until a dial pushes one.
+                id = self.timers.select_next_some() => {
                     if let Some(dial) = self.pending.remove(&id) {
                         let after = self.dial_timeout;
                         let _ = dial.reply.send(Err(DialError::Timeout { addr: dial.addr, after }));
@@ -357,8 +364,8 @@ impl Runner {
     }
 
     fn emit(&self, event: Event) {
-        // No subscribers is fine: events are for whoever listens.
-        let _ = self.events.send(event);
+        // No subscribers is fine, and a full queue drops its oldest event.
+        let _ = self.events.try_broadcast(event);
     }
 
     fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -427,7 +434,7 @@ impl Runner {
                         .send(Err(dial_error(error, dial.addr, dial.expected)));
                 }
             }
-            #[cfg(not(wasm_browser))]
+            #[cfg(mdns)]
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(event)) => {
                 if let mdns::Event::Discovered(found) = event.into_inner() {
                     for (peer, addr) in found {
@@ -455,7 +462,7 @@ impl Runner {
         }
     }
 
-    #[cfg(not(wasm_browser))]
+    #[cfg(mdns)]
     /// Dials a peer mDNS found, unless connected already or the address is refused; from a
     /// fresh port, as [`Runner::dial`] explains.
     fn dial_discovered(&mut self, peer: PeerId, addr: Multiaddr) {

@@ -38,9 +38,9 @@ mod error;
 mod kind;
 mod memory;
 mod muxer;
-#[cfg(not(wasm_browser))]
+#[cfg(all(not(wasm_browser), feature = "quic"))]
 mod quic;
-#[cfg(not(wasm_browser))]
+#[cfg(all(not(wasm_browser), feature = "async-io"))]
 mod resolve;
 mod stack;
 #[cfg(not(wasm_browser))]
@@ -61,7 +61,7 @@ pub use error::CertificateError;
 pub use error::{BuildError, Unsupported};
 pub use kind::{Environment, Kind};
 pub use memory::Memory;
-#[cfg(not(wasm_browser))]
+#[cfg(all(not(wasm_browser), feature = "quic"))]
 pub use quic::Quic;
 pub use stack::{Stack, dialer};
 pub use switchboard_filters::Filter;
@@ -69,7 +69,7 @@ pub use switchboard_runtime as runtime;
 #[cfg(not(wasm_browser))]
 pub use tcp::Tcp;
 pub use webrtc_direct::WebRtcDirect;
-#[cfg(not(wasm_browser))]
+#[cfg(all(not(wasm_browser), feature = "tokio"))]
 pub use webrtc_direct::{WebRtcCertificate, WebRtcCertificateError};
 #[cfg(not(wasm_browser))]
 pub use websocket::Certificate;
@@ -147,15 +147,16 @@ fn is_ip(p: &Protocol<'_>) -> bool {
 #[cfg(test)]
 mod tests;
 
-#[cfg(not(wasm_browser))]
 /// Wraps `make()` so that `/dns`, `/dns4` and `/dns6` dials are resolved with the system
-/// resolver; without a usable system configuration, DNS dials fail and IP dials still work.
-fn dns<T: libp2p::Transport>(make: impl Fn() -> T) -> libp2p::dns::tokio::Transport<T> {
-    libp2p::dns::tokio::Transport::system(make()).unwrap_or_else(|_| {
-        libp2p::dns::tokio::Transport::custom(
+/// resolver (libp2p-dns, on tokio); without a usable system configuration, DNS dials fail and
+/// IP dials still work.
+#[cfg(all(not(wasm_browser), feature = "tokio"))]
+fn dns<T: libp2p::Transport>(make: impl Fn() -> T) -> libp2p_dns::tokio::Transport<T> {
+    libp2p_dns::tokio::Transport::system(make()).unwrap_or_else(|_| {
+        libp2p_dns::tokio::Transport::custom(
             make(),
-            libp2p::dns::ResolverConfig::from_name_servers(Vec::new()),
-            libp2p::dns::ResolverOpts::default(),
+            libp2p_dns::ResolverConfig::from_name_servers(Vec::new()),
+            libp2p_dns::ResolverOpts::default(),
         )
     })
 }

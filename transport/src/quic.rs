@@ -46,15 +46,17 @@ impl Transport for Quic {
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
         match ctx.runtime().reactor() {
+            #[cfg(feature = "tokio")]
             Reactor::Tokio => {
-                let config = libp2p::quic::Config::new(ctx.keypair());
-                let quic = crate::dns(|| libp2p::quic::tokio::Transport::new(config.clone()));
+                let config = libp2p_quic::Config::new(ctx.keypair());
+                let quic = crate::dns(|| libp2p_quic::tokio::Transport::new(config.clone()));
                 Ok(quic
                     .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
                     .boxed())
             }
+            #[cfg(feature = "async-io")]
             Reactor::AsyncIo => {
-                let config = libp2p::quic::Config::new(ctx.keypair());
+                let config = libp2p_quic::Config::new(ctx.keypair());
                 let quic = crate::resolve::Resolving::new(
                     libp2p_quic::async_io::Transport::new(config),
                     ctx.runtime().clone(),

@@ -71,11 +71,13 @@ impl Transport for Tcp {
 
     fn build(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
+            #[cfg(feature = "tokio")]
             Reactor::Tokio => {
                 let config = libp2p_tcp::Config::new().nodelay(self.nodelay);
                 let tcp = crate::dns(|| ExclusivePort::tokio(config.clone()));
                 crate::upgrade::stream_transport(tcp, ctx, Kind::Tcp)
             }
+            #[cfg(feature = "async-io")]
             Reactor::AsyncIo => {
                 let config = libp2p_tcp::Config::new().nodelay(self.nodelay);
                 let tcp = crate::resolve::Resolving::new(
@@ -100,6 +102,7 @@ impl Transport for Tcp {
 /// fails with "address in use" as an operator expects.
 pub(crate) struct ExclusivePort<T>(T);
 
+#[cfg(feature = "tokio")]
 impl ExclusivePort<libp2p_tcp::tokio::Transport> {
     /// libp2p-tcp on tokio's reactor.
     pub(crate) fn tokio(config: libp2p_tcp::Config) -> Self {
@@ -107,6 +110,7 @@ impl ExclusivePort<libp2p_tcp::tokio::Transport> {
     }
 }
 
+#[cfg(feature = "async-io")]
 impl ExclusivePort<libp2p_tcp::async_io::Transport> {
     /// libp2p-tcp on async-io's reactor (smol, async-std).
     pub(crate) fn async_io(config: libp2p_tcp::Config) -> Self {

@@ -11,7 +11,9 @@ mod websys;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 #[cfg(not(wasm_browser))]
-pub use webrtc_rs::{WebRtcCertificate, WebRtcCertificateError, WebRtcDirect};
+pub use webrtc_rs::WebRtcDirect;
+#[cfg(all(not(wasm_browser), feature = "tokio"))]
+pub use webrtc_rs::{WebRtcCertificate, WebRtcCertificateError};
 #[cfg(wasm_browser)]
 pub use websys::WebRtcDirect;
 

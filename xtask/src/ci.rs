@@ -30,6 +30,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
             "warnings",
         ]))
     })?;
+    step("no tokio in a smol and async-std build", no_tokio)?;
     step("test", || {
         exec(cargo().args(["test", "--workspace", "--locked"]))
     })?;
@@ -78,6 +79,72 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )
     })?;
     println!("\nxtask ci: every step passed");
+    Ok(())
+}
+
+/// A node built for smol and async-std only links no tokio; with QUIC, tokio's sync
+/// primitives only, through quinn (it uses them on every runtime). Then that build passes
+/// clippy: the cfgs that keep tokio out still compile.
+fn no_tokio() -> anyhow::Result<()> {
+    let dependents = |features: &str| -> anyhow::Result<String> {
+        let output = cargo()
+            .args([
+                "tree",
+                "--locked",
+                "-p",
+                "switchboard-node",
+                "--no-default-features",
+            ])
+            .args([
+                "--features",
+                features,
+                "-e",
+                "normal",
+                "-i",
+                "tokio",
+                "--depth",
+                "1",
+            ])
+            .args(["--prefix", "none", "--format", "{p} [{f}]"])
+            .output()?;
+        anyhow::ensure!(output.status.success(), "cargo tree failed: {output:?}");
+        Ok(String::from_utf8(output.stdout)?)
+    };
+    let bare = dependents("smol,async-std")?;
+    anyhow::ensure!(
+        bare.trim().is_empty(),
+        "a smol and async-std build links tokio:\n{bare}"
+    );
+    let quic = dependents("smol,async-std,quic")?;
+    let mut lines = quic.lines().filter(|l| !l.trim().is_empty());
+    let tokio = lines.next().unwrap_or_default();
+    let others: Vec<&str> = lines.filter(|l| !l.starts_with("quinn ")).collect();
+    let features = tokio
+        .split_once('[')
+        .map(|(_, f)| f.trim_end_matches(']'))
+        .unwrap_or_default();
+    anyhow::ensure!(
+        others.is_empty()
+            && features
+                .split(',')
+                .all(|f| ["default", "sync"].contains(&f)),
+        "with QUIC, tokio should come from quinn only, with its sync primitives:\n{quic}"
+    );
+    println!("smol, async-std: no tokio; with QUIC: {tokio}, through quinn only");
+    for features in ["smol,async-std", "smol,async-std,quic"] {
+        exec(
+            cargo()
+                .args(["clippy", "--locked", "-p", "switchboard-node"])
+                .args([
+                    "--no-default-features",
+                    "--features",
+                    features,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]),
+        )?;
+    }
     Ok(())
 }
 

@@ -14,29 +14,91 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use event_listener::Event;
 use futures::AsyncWriteExt;
 use libp2p::PeerId;
 use switchboard_exchange::{MAX_MESSAGE_SIZE, ReadError, Version, read_body, read_length};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::Input;
 use crate::inbound::Slots;
 use crate::rt::{Instant, Rt};
 
-/// Budget units: KiB, so that a budget of gigabytes fits a semaphore.
+/// Budget units: KiB, so that a budget of terabytes fits a `u32`.
 const UNIT: usize = 1024;
 
 fn units(bytes: usize) -> u32 {
-    bytes.div_ceil(UNIT) as u32
+    bytes.div_ceil(UNIT).min(u32::MAX as usize) as u32
+}
+
+/// Units of a budget, taken several at once and waited for when short: a weighted semaphore
+/// on any runtime. Waiters are woken together when units come back and each takes its share
+/// if there is room (no queue: a small request may go before a large one that waits, and the
+/// reader's idle deadline bounds that wait).
+#[derive(Debug)]
+struct Units {
+    available: Mutex<u32>,
+    returned: Event,
+}
+
+impl Units {
+    fn new(units: u32) -> Self {
+        Self {
+            available: Mutex::new(units),
+            returned: Event::new(),
+        }
+    }
+
+    fn available(&self) -> u32 {
+        *self.available.lock().expect("never poisoned")
+    }
+
+    fn try_take(&self, n: u32) -> bool {
+        let mut available = self.available.lock().expect("never poisoned");
+        let room = *available >= n;
+        if room {
+            *available -= n;
+        }
+        room
+    }
+
+    /// Takes `n` units (at most what the budget holds), waiting until there are that many.
+    async fn take(self: Arc<Self>, n: u32) -> Taken {
+        loop {
+            if self.try_take(n) {
+                break;
+            }
+            // Listen before looking again, so units given back in between wake this one.
+            let returned = self.returned.listen();
+            if self.try_take(n) {
+                break;
+            }
+            returned.await;
+        }
+        Taken { units: self, n }
+    }
+}
+
+/// Units taken from [`Units`], given back when dropped.
+#[derive(Debug)]
+struct Taken {
+    units: Arc<Units>,
+    n: u32,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        *self.units.available.lock().expect("never poisoned") += self.n;
+        self.units.returned.notify(usize::MAX);
+    }
 }
 
 /// Bytes of Bitswap messages being read or waiting for the engine, bounded in all and per
 /// peer. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadBudget {
-    total: Arc<Semaphore>,
+    total: Arc<Units>,
     per_peer: u32,
-    peers: Arc<Mutex<HashMap<PeerId, Arc<Semaphore>>>>,
+    peers: Arc<Mutex<HashMap<PeerId, Arc<Units>>>>,
     in_use: Arc<AtomicU64>,
 }
 
@@ -44,8 +106,8 @@ pub(crate) struct ReadBudget {
 /// handled the message).
 #[derive(Debug)]
 pub(crate) struct Reservation {
-    _total: OwnedSemaphorePermit,
-    peer_permit: Option<OwnedSemaphorePermit>,
+    _total: Taken,
+    peer_permit: Option<Taken>,
     peer: PeerId,
     bytes: u64,
     budget: ReadBudget,
@@ -59,7 +121,7 @@ impl Drop for Reservation {
         // A peer with nothing reserved is forgotten, so the map holds only active readers.
         if peers
             .get(&self.peer)
-            .is_some_and(|s| s.available_permits() == self.budget.per_peer as usize)
+            .is_some_and(|units| units.available() == self.budget.per_peer)
         {
             peers.remove(&self.peer);
         }
@@ -71,13 +133,10 @@ impl ReadBudget {
     /// message of the largest size.
     pub(crate) fn new(total: u64, per_peer: u64) -> Self {
         let floor = units(MAX_MESSAGE_SIZE);
-        let cap = |bytes: u64| {
-            let most = (u32::MAX as u64).min(Semaphore::MAX_PERMITS as u64);
-            (bytes.div_ceil(UNIT as u64).min(most) as u32).max(floor)
-        };
+        let cap = |bytes: u64| (bytes.div_ceil(UNIT as u64).min(u32::MAX as u64) as u32).max(floor);
         let total = cap(total);
         Self {
-            total: Arc::new(Semaphore::new(total as usize)),
+            total: Arc::new(Units::new(total)),
             per_peer: cap(per_peer).min(total),
             peers: Arc::new(Mutex::new(HashMap::new())),
             in_use: Arc::new(AtomicU64::new(0)),
@@ -89,27 +148,20 @@ impl ReadBudget {
         self.in_use.load(Ordering::Relaxed)
     }
 
-    /// Reserves `len` bytes for a message from `peer`, waiting for room.
+    /// Reserves `len` bytes for a message from `peer`, waiting for room. A message is at most
+    /// [`MAX_MESSAGE_SIZE`] (the reader refuses longer ones first), which each share holds.
     pub(crate) async fn reserve(&self, peer: PeerId, len: usize) -> Reservation {
-        let n = units(len);
+        let n = units(len).min(self.per_peer);
         let of_peer = self
             .peers
             .lock()
             .expect("never poisoned")
             .entry(peer)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_peer as usize)))
+            .or_insert_with(|| Arc::new(Units::new(self.per_peer)))
             .clone();
         // Per peer first: a greedy peer waits for its own share and holds nothing of the rest.
-        let peer_permit = of_peer
-            .acquire_many_owned(n)
-            .await
-            .expect("budget semaphores are never closed");
-        let total = self
-            .total
-            .clone()
-            .acquire_many_owned(n)
-            .await
-            .expect("budget semaphores are never closed");
+        let peer_permit = of_peer.take(n).await;
+        let total = self.total.clone().take(n).await;
         self.in_use.fetch_add(len as u64, Ordering::Relaxed);
         Reservation {
             _total: total,
@@ -130,7 +182,7 @@ pub(super) async fn serve(
     slots: Slots,
     budget: ReadBudget,
     idle: Duration,
-    inbound: mpsc::Sender<Input>,
+    inbound: async_channel::Sender<Input>,
 ) {
     crate::inbound::serve(rt, incoming, slots, move |rt, peer, mut stream| {
         let inbound = inbound.clone();

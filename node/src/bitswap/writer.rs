@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use async_channel::{Receiver, Sender};
 use futures::future::{Either, select};
 use futures::io::{ReadHalf, WriteHalf};
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use libp2p::{PeerId, StreamProtocol};
 use switchboard_exchange::{Message, PROTOCOLS, Version, write_message};
-use tokio::sync::mpsc;
 
 use super::{Input, Outgoing, Sent};
 use crate::rt::{Elapsed, Rt};
@@ -27,7 +27,7 @@ async fn open(
     control: &mut libp2p_stream::Control,
     peer: PeerId,
     versions: &mut &'static [(&'static str, Version)],
-    done: &mpsc::Sender<Input>,
+    done: &Sender<Input>,
 ) -> Option<(libp2p::Stream, Version)> {
     let mut attempts = 0;
     loop {
@@ -65,8 +65,8 @@ pub(super) async fn write_to(
     rt: Rt,
     peer: PeerId,
     mut control: libp2p_stream::Control,
-    mut queue: mpsc::Receiver<Outgoing>,
-    done: mpsc::Sender<Input>,
+    mut queue: Receiver<Outgoing>,
+    done: Sender<Input>,
     write_timeout: Duration,
 ) {
     let mut versions: &'static [(&'static str, Version)] = &PROTOCOLS;
@@ -81,7 +81,7 @@ pub(super) async fn write_to(
                     continue;
                 }
             },
-            None => Ok(queue.recv().await),
+            None => Ok(queue.recv().await.ok()),
         };
         let Outgoing {
             message, planned, ..
@@ -177,11 +177,11 @@ impl Outbound {
     async fn idle(
         &mut self,
         rt: &Rt,
-        queue: &mut mpsc::Receiver<Outgoing>,
+        queue: &mut Receiver<Outgoing>,
     ) -> std::io::Result<Result<Option<Outgoing>, Elapsed>> {
         watching(
             &mut self.reader,
-            std::pin::pin!(rt.timeout(WRITER_IDLE, queue.recv())),
+            std::pin::pin!(rt.timeout(WRITER_IDLE, queue.recv().map(Result::ok))),
         )
         .await
     }

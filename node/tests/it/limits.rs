@@ -215,8 +215,10 @@ async fn listening_peer(keypair: Keypair) -> (PeerId, libp2p_stream::Control, Mu
         stack.boxed(),
         libp2p_stream::Behaviour::new(),
         peer,
-        libp2p::swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(60)),
+        libp2p::swarm::Config::with_executor(|task| {
+            tokio::spawn(task);
+        })
+        .with_idle_connection_timeout(Duration::from_secs(60)),
     );
     let control = swarm.behaviour().new_control();
     swarm

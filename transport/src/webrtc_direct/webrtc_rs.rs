@@ -1,13 +1,19 @@
-//! WebRTC-direct for native processes: libp2p-webrtc on webrtc-rs (tokio).
+//! WebRTC-direct for native processes: libp2p-webrtc on webrtc-rs, which runs on tokio only
+//! (built with the `tokio` feature; on other runtimes the transport refuses to build).
 
+#[cfg(feature = "tokio")]
 use std::fmt;
 
 use libp2p::Multiaddr;
+#[cfg(feature = "tokio")]
 use libp2p::Transport as _;
+#[cfg(feature = "tokio")]
 use libp2p::core::muxing::StreamMuxerBox;
+#[cfg(feature = "tokio")]
 use libp2p_webrtc::tokio::Certificate;
 
 use super::{check_dial, is_listen_addr};
+#[cfg(feature = "tokio")]
 use switchboard_runtime::Reactor;
 
 use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
@@ -15,9 +21,11 @@ use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupporte
 /// The DTLS certificate a WebRTC-direct listener presents; its hash is part of the listen
 /// address (`/certhash/…`), so a daemon keeps it (in its repo) for dialers' addresses to stay
 /// valid across restarts.
+#[cfg(feature = "tokio")]
 #[derive(Clone, PartialEq)]
 pub struct WebRtcCertificate(Certificate);
 
+#[cfg(feature = "tokio")]
 impl fmt::Debug for WebRtcCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("WebRtcCertificate")
@@ -27,10 +35,12 @@ impl fmt::Debug for WebRtcCertificate {
 }
 
 /// Why a WebRTC certificate could not be made or read.
+#[cfg(feature = "tokio")]
 #[derive(Debug, thiserror::Error)]
 #[error("WebRTC certificate: {0}")]
 pub struct WebRtcCertificateError(String);
 
+#[cfg(feature = "tokio")]
 impl WebRtcCertificate {
     /// A new self-signed certificate.
     pub fn generate() -> Result<Self, WebRtcCertificateError> {
@@ -58,6 +68,7 @@ impl WebRtcCertificate {
 /// fails with "no active listeners" otherwise); natives normally prefer QUIC anyway.
 #[derive(Debug, Clone, Default)]
 pub struct WebRtcDirect {
+    #[cfg(feature = "tokio")]
     certificate: Option<WebRtcCertificate>,
 }
 
@@ -69,6 +80,7 @@ impl WebRtcDirect {
     }
 
     /// Sets the listener's certificate.
+    #[cfg(feature = "tokio")]
     pub fn with_certificate(mut self, certificate: WebRtcCertificate) -> Self {
         self.certificate = Some(certificate);
         self
@@ -93,36 +105,40 @@ impl Transport for WebRtcDirect {
     }
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
-        match ctx.runtime().reactor() {
-            Reactor::Tokio => {
-                // webrtc-rs' DTLS asks rustls for the process-wide crypto provider, and with
-                // both ring (libp2p-tls) and aws-lc-rs (quinn) linked there is none by
-                // default: it would panic on the first handshake. Choose ring unless the
-                // application chose already.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let certificate = match &self.certificate {
-                    Some(certificate) => certificate.clone(),
-                    None => WebRtcCertificate::generate().map_err(|e| BuildError::Other {
-                        kind: Kind::WebRtcDirect,
-                        source: e.into(),
-                    })?,
-                };
-                let transport =
-                    libp2p_webrtc::tokio::Transport::new(ctx.keypair().clone(), certificate.0);
-                // Its upgrades (ICE, DTLS, noise) have no deadline of their own: a peer that
-                // sends one STUN request and falls silent would hold a pending connection,
-                // and a webrtc-rs peer connection, for ever.
-                Ok(libp2p::core::transport::timeout::TransportTimeout::new(
-                    transport,
-                    ctx.upgrade_timeout(),
-                )
-                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
-                .boxed())
-            }
-            _ => Err(BuildError::UnsupportedRuntime {
-                kind: Kind::WebRtcDirect,
-                runtime: ctx.runtime().name(),
-            }),
+        #[cfg(feature = "tokio")]
+        if ctx.runtime().reactor() == Reactor::Tokio {
+            return self.build_on_tokio(ctx);
         }
+        Err(BuildError::UnsupportedRuntime {
+            kind: Kind::WebRtcDirect,
+            runtime: ctx.runtime().name(),
+        })
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl WebRtcDirect {
+    fn build_on_tokio(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+        // webrtc-rs' DTLS asks rustls for the process-wide crypto provider, and with both ring
+        // (libp2p-tls) and aws-lc-rs (quinn) linked there is none by default: it would panic
+        // on the first handshake. Choose ring unless the application chose already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certificate = match &self.certificate {
+            Some(certificate) => certificate.clone(),
+            None => WebRtcCertificate::generate().map_err(|e| BuildError::Other {
+                kind: Kind::WebRtcDirect,
+                source: e.into(),
+            })?,
+        };
+        let transport = libp2p_webrtc::tokio::Transport::new(ctx.keypair().clone(), certificate.0);
+        // Its upgrades (ICE, DTLS, noise) have no deadline of their own: a peer that sends one
+        // STUN request and falls silent would hold a pending connection, and a webrtc-rs peer
+        // connection, for ever.
+        Ok(libp2p::core::transport::timeout::TransportTimeout::new(
+            transport,
+            ctx.upgrade_timeout(),
+        )
+        .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)))
+        .boxed())
     }
 }

@@ -140,11 +140,13 @@ impl Transport for WebSocket {
 
     fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
         match ctx.runtime().reactor() {
+            #[cfg(feature = "tokio")]
             Reactor::Tokio => {
                 let config = libp2p_tcp::Config::new().nodelay(true);
                 let tcp = crate::dns(|| crate::tcp::ExclusivePort::tokio(config.clone()));
                 self.over(tcp, ctx)
             }
+            #[cfg(feature = "async-io")]
             Reactor::AsyncIo => {
                 let config = libp2p_tcp::Config::new().nodelay(true);
                 let tcp = crate::resolve::Resolving::new(
