@@ -22,7 +22,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_broadcast::RecvError;
 use async_channel::{Receiver, Sender, TrySendError};
 use futures::channel::oneshot;
 use futures::{FutureExt, StreamExt};
@@ -33,7 +32,7 @@ use switchboard_exchange::{
 
 use crate::config::Limits;
 use crate::inbound::Slots;
-use crate::node::{Command as NodeCommand, Event};
+use crate::node::Command as NodeCommand;
 use crate::rt::{Instant, Rt};
 use inbound::{ReadBudget, Reservation};
 
@@ -47,6 +46,8 @@ const WRITER_QUEUE: usize = 16;
 const MAX_STORE_WRITES: usize = 4;
 /// Batches of blocks being read from the store for peers at once.
 const MAX_STORE_READS: usize = 4;
+/// Peer events waiting for the driver; past that, the feed resends its whole state later.
+const PEER_QUEUE: usize = 1024;
 
 /// Why a block could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -116,12 +117,86 @@ enum Input {
     /// logged).
     Stored(Vec<Block>),
     Downgrade(PeerId, Option<Version>),
-    Node(Event),
+    Peer(PeerEvent),
     /// A batch of blocks read from the store for a peer, ready to send.
     Loaded(PeerId, Outgoing),
-    /// The peers connected now, after node events were missed.
-    Connected(HashSet<PeerId>),
     Timeout,
+}
+
+/// What the swarm's runner tells the driver about peers, on a queue of the driver's own (the
+/// node's public event broadcast drops what a slow subscriber misses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PeerEvent {
+    /// A connected peer's identify lists this Bitswap version (the newest it lists).
+    Speaks(PeerId, Version),
+    /// The last connection to a peer closed.
+    Gone(PeerId),
+    /// The whole state, after events were dropped on a full queue: every connected peer, with
+    /// the Bitswap version its identify listed.
+    Resync(HashMap<PeerId, Option<Version>>),
+}
+
+/// The runner's end of the driver's peer queue. It keeps the state it reports (the connected
+/// peers and their Bitswap versions: as many as the connection limits allow), so a full queue
+/// loses nothing: the event is dropped, and the whole state goes once there is room again
+/// ([`PeerFeed::catch_up`], which the runner calls on every swarm event).
+#[derive(Debug)]
+pub(crate) struct PeerFeed {
+    tx: Sender<PeerEvent>,
+    peers: HashMap<PeerId, Option<Version>>,
+    /// An event was dropped: the next thing sent is a [`PeerEvent::Resync`].
+    behind: bool,
+}
+
+impl PeerFeed {
+    fn new(tx: Sender<PeerEvent>) -> Self {
+        Self {
+            tx,
+            peers: HashMap::new(),
+            behind: false,
+        }
+    }
+
+    /// A connection to `peer` is up.
+    pub(crate) fn connected(&mut self, peer: PeerId) {
+        self.peers.entry(peer).or_insert(None);
+    }
+
+    /// `peer`'s identify listed `protocols`.
+    pub(crate) fn identified(&mut self, peer: PeerId, protocols: &[String]) {
+        let (Some(version), Some(known)) = (best_version(protocols), self.peers.get_mut(&peer))
+        else {
+            return;
+        };
+        *known = Some(version);
+        self.send(PeerEvent::Speaks(peer, version));
+    }
+
+    /// The last connection to `peer` closed.
+    pub(crate) fn disconnected(&mut self, peer: PeerId) {
+        if self.peers.remove(&peer).is_some() {
+            self.send(PeerEvent::Gone(peer));
+        }
+    }
+
+    /// Sends the whole state if an event was dropped and the queue has room now.
+    pub(crate) fn catch_up(&mut self) {
+        if self.behind {
+            match self.tx.try_send(PeerEvent::Resync(self.peers.clone())) {
+                Ok(()) | Err(TrySendError::Closed(_)) => self.behind = false,
+                Err(TrySendError::Full(_)) => {}
+            }
+        }
+    }
+
+    fn send(&mut self, event: PeerEvent) {
+        self.catch_up();
+        // While behind, the resync to come carries this event too.
+        if !self.behind && matches!(self.tx.try_send(event), Err(TrySendError::Full(_))) {
+            tracing::debug!("bitswap's peer queue is full; it will get the whole state later");
+            self.behind = true;
+        }
+    }
 }
 
 /// A message for a peer's writer.
@@ -154,16 +229,17 @@ pub(crate) struct Bitswap {
 }
 
 impl Bitswap {
-    /// Starts the driver and its inbound stream service.
+    /// Starts the driver and its inbound stream service; the feed is what the runner tells the
+    /// driver about peers through.
     pub(crate) fn start(
         rt: Rt,
         store: Arc<dyn Blockstore>,
         mut control: libp2p_stream::Control,
-        events: async_broadcast::Receiver<Event>,
         node_commands: Sender<NodeCommand>,
         limits: &Limits,
-    ) -> Self {
+    ) -> (Self, PeerFeed) {
         let (commands, command_rx) = async_channel::bounded(COMMAND_QUEUE);
+        let (peer_tx, peer_rx) = async_channel::bounded(PEER_QUEUE);
         let (inbound_tx, inbound_rx) = async_channel::bounded(INBOUND_QUEUE);
         // One set of slots and one budget for every Bitswap version: a peer cannot get more
         // by speaking several.
@@ -210,15 +286,16 @@ impl Bitswap {
             max_queued: limits.max_queued_messages_per_peer as usize,
             write_timeout: limits.write_timeout(),
         };
-        rt.spawn(driver.run(command_rx, inbound_rx, sent_rx, events));
-        Self {
+        rt.spawn(driver.run(command_rx, inbound_rx, sent_rx, peer_rx));
+        let bitswap = Self {
             rt,
             commands,
             store,
             slots,
             budget,
             limits: limits.clone(),
-        }
+        };
+        (bitswap, PeerFeed::new(peer_tx))
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Blockstore> {
@@ -364,12 +441,13 @@ impl Driver {
         commands: Receiver<Command>,
         inbound: Receiver<Input>,
         sent: Receiver<Input>,
-        mut events: async_broadcast::Receiver<Event>,
+        peers: Receiver<PeerEvent>,
     ) {
-        let (mut commands, mut inbound, mut sent) = (
+        let (mut commands, mut inbound, mut sent, mut peers) = (
             std::pin::pin!(commands),
             std::pin::pin!(inbound),
             std::pin::pin!(sent),
+            std::pin::pin!(peers),
         );
         loop {
             let timeout = self.engine.poll_timeout();
@@ -381,7 +459,6 @@ impl Driver {
             };
             let input = {
                 let mut sleep = std::pin::pin!(sleep.fuse());
-                let mut event = std::pin::pin!(events.recv().fuse());
                 futures::select! {
                     command = commands.next() => match command {
                         Some(command) => Input::Command(command),
@@ -389,17 +466,9 @@ impl Driver {
                     },
                     input = inbound.select_next_some() => input,
                     input = sent.select_next_some() => input,
-                    event = event => match event {
-                        Ok(event) => Input::Node(event),
-                        // Missed events may have been disconnections: ask who is connected.
-                        Err(RecvError::Overflowed(missed)) => {
-                            tracing::debug!(missed, "bitswap missed node events; resynchronising");
-                            match self.connected().await {
-                                Some(peers) => Input::Connected(peers),
-                                None => return,
-                            }
-                        }
-                        Err(RecvError::Closed) => return,
+                    event = peers.next() => match event {
+                        Some(event) => Input::Peer(event),
+                        None => return,
                     },
                     () = sleep => Input::Timeout,
                 }
@@ -407,16 +476,6 @@ impl Driver {
             self.handle(input);
             self.drain();
         }
-    }
-
-    /// The peers connected now; `None` once the node has stopped.
-    async fn connected(&self) -> Option<HashSet<PeerId>> {
-        let (reply, answer) = oneshot::channel();
-        self.node_commands
-            .send(NodeCommand::Peers(reply))
-            .await
-            .ok()?;
-        Some(answer.await.ok()?.into_iter().map(|p| p.peer).collect())
     }
 
     /// Forgets waiters whose callers went away, and the wants nobody waits for any more.
@@ -506,19 +565,22 @@ impl Driver {
                 self.writers.remove(&peer);
                 self.engine.peer_disconnected(peer, now);
             }
-            Input::Node(Event::Identified {
-                peer, protocols, ..
-            }) => {
-                if let Some(version) = best_version(&protocols) {
-                    self.engine.peer_connected(peer, version);
+            Input::Peer(PeerEvent::Speaks(peer, version)) => {
+                self.engine.peer_connected(peer, version)
+            }
+            Input::Peer(PeerEvent::Gone(peer)) => self.forget(peer, now),
+            Input::Peer(PeerEvent::Resync(connected)) => {
+                let known: HashSet<PeerId> = self.engine.peers().copied().collect();
+                for peer in known.iter().filter(|p| !connected.contains_key(p)) {
+                    self.forget(*peer, now);
+                }
+                for (peer, version) in connected {
+                    // A peer known already keeps the version its streams settled on.
+                    if let (Some(version), false) = (version, known.contains(&peer)) {
+                        self.engine.peer_connected(peer, version);
+                    }
                 }
             }
-            Input::Node(Event::Disconnected { peer }) => {
-                self.writers.remove(&peer);
-                self.overflow.remove(&peer);
-                self.engine.peer_disconnected(peer, now);
-            }
-            Input::Node(_) => {}
             Input::Loaded(peer, outgoing) => {
                 self.loading -= 1;
                 // A peer gone meanwhile has no ledger to answer to: its blocks are dropped.
@@ -527,24 +589,18 @@ impl Driver {
                 }
                 self.read_next();
             }
-            Input::Connected(connected) => {
-                let gone: Vec<PeerId> = self
-                    .engine
-                    .peers()
-                    .filter(|p| !connected.contains(p))
-                    .copied()
-                    .collect();
-                for peer in gone {
-                    self.writers.remove(&peer);
-                    self.overflow.remove(&peer);
-                    self.engine.peer_disconnected(peer, now);
-                }
-            }
             Input::Timeout => {
                 self.sweep(now);
                 self.engine.handle_timeout(now);
             }
         }
+    }
+
+    /// Forgets a peer that is gone: its writer, what waited for it, its ledger.
+    fn forget(&mut self, peer: PeerId, now: Instant) {
+        self.writers.remove(&peer);
+        self.overflow.remove(&peer);
+        self.engine.peer_disconnected(peer, now);
     }
 
     fn drain(&mut self) {
@@ -712,5 +768,59 @@ impl Driver {
                 let _ = waiter.send(block.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BITSWAP: &str = "/ipfs/bitswap/1.2.0";
+
+    fn drain(rx: &Receiver<PeerEvent>) -> Vec<PeerEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn the_feed_reports_bitswap_peers_and_their_departure() {
+        let (tx, rx) = async_channel::bounded(8);
+        let mut feed = PeerFeed::new(tx);
+        let (speaker, other) = (PeerId::random(), PeerId::random());
+        feed.connected(speaker);
+        feed.connected(other);
+        feed.identified(speaker, &[BITSWAP.to_owned()]);
+        feed.identified(other, &["/ipfs/ping/1.0.0".to_owned()]);
+        // Identify from a peer no longer connected says nothing.
+        feed.identified(PeerId::random(), &[BITSWAP.to_owned()]);
+        feed.disconnected(speaker);
+        feed.disconnected(speaker);
+        assert_eq!(
+            drain(&rx),
+            [
+                PeerEvent::Speaks(speaker, Version::V1_2),
+                PeerEvent::Gone(speaker)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_queue_loses_nothing_the_state_follows_once_there_is_room() {
+        let (tx, rx) = async_channel::bounded(1);
+        let mut feed = PeerFeed::new(tx);
+        let (first, second, third) = (PeerId::random(), PeerId::random(), PeerId::random());
+        for peer in [first, second, third] {
+            feed.connected(peer);
+            feed.identified(peer, &[BITSWAP.to_owned()]);
+        }
+        // `second` and `third` did not fit; `first` leaves while the queue is still full.
+        feed.disconnected(first);
+        feed.catch_up();
+        assert_eq!(drain(&rx), [PeerEvent::Speaks(first, Version::V1_2)]);
+        feed.catch_up();
+        let expected = HashMap::from([(second, Some(Version::V1_2)), (third, Some(Version::V1_2))]);
+        assert_eq!(drain(&rx), [PeerEvent::Resync(expected)]);
+        // Caught up: events flow one by one again.
+        feed.disconnected(second);
+        assert_eq!(drain(&rx), [PeerEvent::Gone(second)]);
     }
 }

@@ -59,6 +59,8 @@ pub(crate) struct Runner {
     /// Pinned, as its stream wants to be polled.
     commands: Pin<Box<async_channel::Receiver<Command>>>,
     events: async_broadcast::Sender<Event>,
+    /// What Bitswap hears about peers, on a queue of its own.
+    bitswap_peers: crate::bitswap::PeerFeed,
     transports: Vec<Arc<dyn Transport>>,
     policy: Arc<Policy>,
     dial_timeout: Duration,
@@ -107,11 +109,19 @@ impl Runner {
             rt.spawn(crate::perf::serve(rt.clone(), incoming_perf, slots.clone()));
             services.push(slots);
         }
+        let (bitswap, bitswap_peers) = crate::bitswap::Bitswap::start(
+            rt.clone(),
+            blockstore,
+            control.clone(),
+            command_tx.clone(),
+            &limits,
+        );
         let mut runner = Runner {
             rt: rt.clone(),
             swarm,
             commands: Box::pin(commands),
-            events: events.clone(),
+            events,
+            bitswap_peers,
             transports,
             policy,
             dial_timeout: limits.dial_timeout(),
@@ -120,14 +130,6 @@ impl Runner {
             connections: HashMap::new(),
             listen_addrs: Vec::new(),
         };
-        let bitswap = crate::bitswap::Bitswap::start(
-            rt.clone(),
-            blockstore,
-            control.clone(),
-            subscriptions.activate_cloned(),
-            command_tx.clone(),
-            &limits,
-        );
         services.push(bitswap.slots().clone());
         runner.listen(listen).await?;
         rt.spawn(runner.run());
@@ -369,6 +371,7 @@ impl Runner {
     }
 
     fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.bitswap_peers.catch_up();
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -407,6 +410,7 @@ impl Runner {
                 if let Some(dial) = self.pending.remove(&connection_id) {
                     let _ = dial.reply.send(Ok(peer_id));
                 }
+                self.bitswap_peers.connected(peer_id);
                 self.emit(Event::Connected {
                     peer: peer_id,
                     addr,
@@ -420,6 +424,7 @@ impl Runner {
             } => {
                 self.connections.remove(&connection_id);
                 if num_established == 0 {
+                    self.bitswap_peers.disconnected(peer_id);
                     self.emit(Event::Disconnected { peer: peer_id });
                 }
             }
@@ -451,10 +456,12 @@ impl Runner {
                 info,
                 ..
             })) => {
+                let protocols: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();
+                self.bitswap_peers.identified(peer_id, &protocols);
                 self.emit(Event::Identified {
                     peer: peer_id,
                     agent_version: info.agent_version,
-                    protocols: info.protocols.iter().map(|p| p.to_string()).collect(),
+                    protocols,
                     listen_addrs: info.listen_addrs,
                 });
             }
