@@ -154,13 +154,18 @@ fn helia(count: usize) -> Option<f64> {
         eprintln!("Helia is not installed (npm ci in interop/helia): no Helia row");
         return None;
     }
-    let mut provider = switchboard_testkit::helia::Helia::start();
-    let answer =
-        provider.ask(serde_json::json!({"cmd": "generate", "count": count, "size": BLOCK}));
+    let start = || switchboard_testkit::helia::Helia::start().expect("Helia starts");
+    let mut provider = start();
+    let answer = provider
+        .ask(serde_json::json!({"cmd": "generate", "count": count, "size": BLOCK}))
+        .expect("Helia generates blocks");
     let cids = answer["cids"].clone();
-    let mut fetcher = switchboard_testkit::helia::Helia::start();
-    fetcher.dial(&provider.addr("tcp"));
-    let answer = fetcher.ask(serde_json::json!({"cmd": "getMany", "cids": cids}));
+    let mut fetcher = start();
+    let addr = provider.addr("tcp").expect("Helia listens on tcp");
+    fetcher.dial(&addr).expect("Helia dials Helia");
+    let answer = fetcher
+        .ask(serde_json::json!({"cmd": "getMany", "cids": cids}))
+        .expect("Helia fetches");
     let ms = answer["ms"]
         .as_f64()
         .unwrap_or_else(|| panic!("Helia getMany failed: {answer}"));

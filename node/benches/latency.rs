@@ -198,10 +198,12 @@ async fn helia(delay: Duration) -> Option<(Duration, Duration)> {
     {
         return None;
     }
-    let mut provider = switchboard_testkit::helia::Helia::start();
-    let cid = provider.put(&[1u8; 4096]);
+    let start = || switchboard_testkit::helia::Helia::start().expect("Helia starts");
+    let mut provider = start();
+    let cid = provider.put(&[1u8; 4096]).expect("Helia stores a block");
     let peer: libp2p::PeerId = provider.peer_id.parse().expect("peer id");
-    let proxy = tcp_proxy(socket_of(&provider.addr("tcp")), delay).await;
+    let addr = provider.addr("tcp").expect("Helia listens on tcp");
+    let proxy = tcp_proxy(socket_of(&addr), delay).await;
     let std::net::IpAddr::V4(ip) = proxy.ip() else {
         unreachable!("an IPv4 proxy")
     };
@@ -209,11 +211,11 @@ async fn helia(delay: Duration) -> Option<(Duration, Duration)> {
         .with(Protocol::Ip4(ip))
         .with(Protocol::Tcp(proxy.port()))
         .with(Protocol::P2p(peer));
-    let mut fetcher = switchboard_testkit::helia::Helia::start();
+    let mut fetcher = start();
     // The Helia driver blocks on its child's answers: off the async threads, so the proxy runs.
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        fetcher.dial(&via);
+        fetcher.dial(&via).expect("Helia dials the proxy");
         let connected = started.elapsed();
         fetcher.get(&cid).expect("Helia fetched");
         let fetched = started.elapsed();

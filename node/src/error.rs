@@ -1,5 +1,6 @@
 //! Errors of building a node and of what a running node is asked to do.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
@@ -32,12 +33,21 @@ pub enum BuildError {
         profile: &'static str,
     },
     /// A listener could not be started (port in use, address not local, …).
-    #[error("cannot listen on {addr}: {reason}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: Multiaddr,
         /// Why, as the operating system or transport said it.
-        reason: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener started but reported no address in time.
+    #[error("no listen address for {addr} after {after:?}")]
+    ListenTimeout {
+        /// The address.
+        addr: Multiaddr,
+        /// How long the node waited.
+        after: Duration,
     },
     /// A transport could not be built.
     #[error(transparent)]
@@ -66,8 +76,11 @@ pub enum BuildError {
     RuntimeStopped,
 }
 
+/// What went wrong underneath, shared: a dial's result goes to every caller waiting on it.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a dial failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DialError {
     /// A filter rule denies the address.
@@ -95,12 +108,13 @@ pub enum DialError {
         after: Duration,
     },
     /// The address could not be reached or the handshake failed.
-    #[error("cannot reach {addr}: {reason}")]
+    #[error("cannot reach {addr}")]
     Unreachable {
         /// The address.
         addr: Multiaddr,
         /// What went wrong, as the transport said it.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// A connection limit refused the dial, or the peer is banned.
     #[error("dial to {addr} refused: {exceeded}")]
@@ -123,7 +137,7 @@ pub enum DialError {
 }
 
 /// Why a ping failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum PingError {
     /// The peer could not be reached.
@@ -132,13 +146,20 @@ pub enum PingError {
     /// The peer does not speak `/ipfs/ping/1.0.0`.
     #[error("{0} does not support ping")]
     Unsupported(PeerId),
-    /// The stream failed or the peer echoed the wrong bytes.
-    #[error("ping to {peer} failed: {reason}")]
+    /// The stream could not be opened, or failed.
+    #[error("ping to {peer} failed")]
     Failed {
         /// The peer.
         peer: PeerId,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: Cause,
+    },
+    /// The peer echoed other bytes than it was sent.
+    #[error("{peer} echoed other bytes than the ping sent")]
+    WrongEcho {
+        /// The peer.
+        peer: PeerId,
     },
     /// No answer in time.
     #[error("ping to {peer} timed out after {after:?}")]
@@ -148,25 +169,4 @@ pub enum PingError {
         /// The timeout.
         after: Duration,
     },
-}
-
-/// An error and its sources on one line: each message's lines joined with `; `, empty and
-/// repeated messages left out, the rest joined with `: `.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e
-            .to_string()
-            .lines()
-            .map(|l| l.trim().trim_start_matches("- ").trim_end_matches(':'))
-            .filter(|l| !l.is_empty() && *l != "Multiple dial errors occurred")
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }

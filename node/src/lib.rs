@@ -58,7 +58,7 @@ mod runner;
 
 pub use builder::Builder;
 pub use config::{Config, InitProfile};
-pub use error::{BuildError, DialError, PingError};
+pub use error::{BuildError, Cause, DialError, PingError};
 pub use inbound::StreamUsage;
 #[cfg(wasm_browser)]
 pub use indexeddb::IndexedDbBlockstore;

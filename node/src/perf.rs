@@ -4,6 +4,7 @@
 //! The client sends the number of bytes it wants back (u64, big-endian), then its upload, then
 //! closes its write side; the server drains the upload and answers with that many bytes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
@@ -45,7 +46,7 @@ pub struct PerfReport {
 }
 
 /// Why a perf run failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum PerfError {
     /// The peer could not be reached.
@@ -54,13 +55,32 @@ pub enum PerfError {
     /// The peer does not speak `/perf/1.0.0`.
     #[error("{0} does not support /perf/1.0.0")]
     Unsupported(PeerId),
-    /// The stream failed or stalled.
-    #[error("perf with {peer} failed: {reason}")]
+    /// The stream could not be opened, or failed.
+    #[error("perf with {peer} failed")]
     Failed {
         /// The peer.
         peer: PeerId,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: crate::error::Cause,
+    },
+    /// No progress for too long.
+    #[error("perf with {peer}: the {phase} stalled")]
+    Stalled {
+        /// The peer.
+        peer: PeerId,
+        /// `upload` or `download`.
+        phase: &'static str,
+    },
+    /// The peer closed its stream before sending all that was asked.
+    #[error("perf with {peer}: received {received} of {expected} bytes")]
+    Incomplete {
+        /// The peer.
+        peer: PeerId,
+        /// Bytes received.
+        received: u64,
+        /// Bytes asked for.
+        expected: u64,
     },
 }
 
@@ -120,13 +140,14 @@ pub(crate) async fn run(
     upload: u64,
     download: u64,
 ) -> Result<PerfReport, PerfError> {
-    let failed = |reason: String| PerfError::Failed { peer, reason };
+    let failed = |source: crate::error::Cause| PerfError::Failed { peer, source };
+    let stalled = |phase| PerfError::Stalled { peer, phase };
     let mut stream = match control.open_stream(peer, PROTOCOL).await {
         Ok(stream) => stream,
         Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_)) => {
             return Err(PerfError::Unsupported(peer));
         }
-        Err(e) => return Err(failed(e.to_string())),
+        Err(e) => return Err(failed(Arc::new(e))),
     };
     let started = Instant::now();
     let upload_phase = async {
@@ -136,8 +157,8 @@ pub(crate) async fn run(
     };
     rt.timeout(STALL + Duration::from_secs(upload >> 20), upload_phase)
         .await
-        .map_err(|_| failed("upload stalled".into()))?
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|_| stalled("upload"))?
+        .map_err(|e| failed(Arc::new(e)))?;
     let upload_time = started.elapsed();
     let started = Instant::now();
     let download_bytes = rt
@@ -146,12 +167,14 @@ pub(crate) async fn run(
             drain(&mut stream),
         )
         .await
-        .map_err(|_| failed("download stalled".into()))?
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|_| stalled("download"))?
+        .map_err(|e| failed(Arc::new(e)))?;
     if download_bytes != download {
-        return Err(failed(format!(
-            "received {download_bytes} of {download} bytes"
-        )));
+        return Err(PerfError::Incomplete {
+            peer,
+            received: download_bytes,
+            expected: download,
+        });
     }
     Ok(PerfReport {
         upload_bytes: upload,

@@ -5,6 +5,7 @@
 //! timer's) would cut the first. The protocol is 32 random bytes echoed back, so the node
 //! speaks it directly and serves concurrent streams like Kubo.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncReadExt, AsyncWriteExt};
@@ -77,7 +78,7 @@ impl Pinger {
             }
             Err(e) => Err(PingError::Failed {
                 peer,
-                reason: e.to_string(),
+                source: Arc::new(e),
             }),
         }
     }
@@ -106,12 +107,9 @@ impl Pinger {
             }),
             Ok(Err(e)) => Err(PingError::Failed {
                 peer,
-                reason: e.to_string(),
+                source: Arc::new(e),
             }),
-            Ok(Ok(())) if echo != payload => Err(PingError::Failed {
-                peer,
-                reason: "the echo differs from what was sent".into(),
-            }),
+            Ok(Ok(())) if echo != payload => Err(PingError::WrongEcho { peer }),
             Ok(Ok(())) => Ok(started.elapsed()),
         }
     }

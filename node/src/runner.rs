@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
+use libp2p::core::transport::TransportError;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -18,10 +19,10 @@ use libp2p::{Multiaddr, PeerId, Swarm, identify};
 #[cfg(mdns)]
 use libp2p_mdns as mdns;
 use switchboard_filters::{Denied, Policy, Scope};
-use switchboard_transport::{Transport, dialer};
+use switchboard_transport::{Transport, Unsupported, dialer};
 
 use crate::behaviour::{Behaviour, BehaviourEvent};
-use crate::error::chain;
+use crate::error::Cause;
 use crate::node::{Command, Direction, Event, PeerInfo, Reply};
 use crate::rt::{Elapsed, Instant, Rt};
 use crate::{BuildError, DialError, Node};
@@ -152,10 +153,15 @@ impl Runner {
                     waiting.insert(id, addr);
                 }
                 Err(e) => {
-                    return Err(BuildError::Listen {
-                        addr,
-                        reason: chain(&e),
-                    });
+                    let source = match e {
+                        TransportError::Other(source) => source,
+                        // The builder checked every address against the transports.
+                        TransportError::MultiaddrNotSupported(_) => std::io::Error::new(
+                            std::io::ErrorKind::Unsupported,
+                            "no transport listens on this address",
+                        ),
+                    };
+                    return Err(BuildError::Listen { addr, source });
                 }
             }
         }
@@ -167,34 +173,30 @@ impl Runner {
                     .into_values()
                     .next()
                     .expect("loop runs while some are waiting");
-                return Err(BuildError::Listen {
+                return Err(BuildError::ListenTimeout {
                     addr,
-                    reason: "no address after 10 s".into(),
+                    after: LISTEN_TIMEOUT,
                 });
             };
-            match &event {
+            match event {
                 SwarmEvent::NewListenAddr { listener_id, .. } => {
-                    waiting.remove(listener_id);
+                    waiting.remove(&listener_id);
+                    self.handle_event(event);
                 }
                 SwarmEvent::ListenerClosed {
                     listener_id,
-                    reason: Err(e),
+                    reason: Err(source),
                     ..
                 }
                 | SwarmEvent::ListenerError {
                     listener_id,
-                    error: e,
-                } => {
-                    if let Some(addr) = waiting.remove(listener_id) {
-                        return Err(BuildError::Listen {
-                            addr,
-                            reason: chain(e),
-                        });
-                    }
+                    error: source,
+                } if waiting.contains_key(&listener_id) => {
+                    let addr = waiting.remove(&listener_id).expect("checked by the guard");
+                    return Err(BuildError::Listen { addr, source });
                 }
-                _ => {}
+                event => self.handle_event(event),
             }
-            self.handle_event(event);
         }
         Ok(())
     }
@@ -491,47 +493,38 @@ impl Runner {
 }
 
 fn dial_error(error: SwarmDialError, addr: Multiaddr, expected: Option<PeerId>) -> DialError {
+    let unreachable = |source: Cause| DialError::Unreachable {
+        addr: addr.clone(),
+        source,
+    };
     match error {
-        SwarmDialError::WrongPeerId { obtained, .. } => match expected {
-            Some(expected) => DialError::WrongPeerId {
+        SwarmDialError::WrongPeerId { obtained, .. } if expected.is_some() => {
+            DialError::WrongPeerId {
                 addr,
-                expected,
+                expected: expected.expect("checked by the guard"),
                 obtained,
-            },
-            None => DialError::Unreachable {
-                addr,
-                reason: format!("unexpected peer {obtained}"),
-            },
-        },
+            }
+        }
         SwarmDialError::LocalPeerId { .. } => DialError::SelfDial(addr),
-        SwarmDialError::NoAddresses => match expected {
-            Some(peer) => DialError::NoAddress(peer),
-            None => DialError::Unreachable {
-                addr,
-                reason: "no address".into(),
-            },
-        },
+        SwarmDialError::NoAddresses if expected.is_some() => {
+            DialError::NoAddress(expected.expect("checked by the guard"))
+        }
         SwarmDialError::Denied { cause } => match cause.downcast::<Denied>() {
             Ok(denied) => DialError::Denied(denied),
             Err(cause) => match cause.downcast::<crate::resources::Exceeded>() {
                 Ok(exceeded) => DialError::Limit { addr, exceeded },
-                Err(cause) => DialError::Unreachable {
-                    addr,
-                    reason: chain(&cause),
-                },
+                Err(cause) => unreachable(Arc::new(cause)),
             },
         },
-        SwarmDialError::Transport(errors) => {
-            let reason = errors
-                .iter()
-                .map(|(_, e)| chain(e))
-                .collect::<Vec<_>>()
-                .join("; ");
-            DialError::Unreachable { addr, reason }
+        // One address is dialed at a time: its transport's error is the cause.
+        SwarmDialError::Transport(mut errors) if errors.len() == 1 => {
+            match errors.pop().expect("one error").1 {
+                TransportError::Other(e) => unreachable(Arc::new(e)),
+                TransportError::MultiaddrNotSupported(addr) => {
+                    DialError::Unsupported(Unsupported::Address(addr))
+                }
+            }
         }
-        other => DialError::Unreachable {
-            addr,
-            reason: chain(&other),
-        },
+        other => unreachable(Arc::new(other)),
     }
 }

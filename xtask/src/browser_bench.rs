@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::daemon::{DEADLINE, Daemon};
+use crate::daemon::{self, DEADLINE};
 use crate::demo_page::Server;
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
@@ -51,7 +51,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
     }
     let bin = crate::target_dir().join("release/switchboard");
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let daemon = Daemon::start(
+    let daemon = daemon::start(
         &bin,
         &tmp.path().join("daemon"),
         &[
@@ -81,7 +81,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
         if !only.is_empty() && !only.iter().any(|o| o == transport) {
             continue;
         }
-        let addr = daemon.addr(transport)?;
+        let addr = daemon::addr(&daemon, transport)?;
         let our_page = format!("dial.html?addr={addr}&cids={cids}");
         let their_page = format!("index.html?addr={addr}&cids={cids}");
         let mut ours = Vec::new();

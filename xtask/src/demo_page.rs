@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::browser::{wasm_cargo, wasm_target_args};
-use crate::daemon::Daemon;
+use crate::daemon;
 use crate::webdriver::Browser;
 use crate::{exec, root, target_dir};
 
@@ -52,7 +52,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let site = build_site()?;
     let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let daemon = Daemon::start(
+    let daemon = daemon::start(
         &bin,
         &tmp.path().join("daemon"),
         &["/ip4/127.0.0.1/tcp/0/ws"],
@@ -66,7 +66,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let url = format!(
         "http://127.0.0.1:{}/index.html?daemon={}&cid={seed}&bench={}",
         server.port,
-        daemon.addr("ws")?,
+        daemon::addr(&daemon, "ws")?,
         test_data.join(",")
     );
     if args.serve {

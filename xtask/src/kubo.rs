@@ -13,8 +13,8 @@ use libp2p_identity::Keypair;
 use multiaddr::{Multiaddr, Protocol};
 
 use crate::daemon::DEADLINE;
-use crate::line_peer::LinePeer;
 use crate::root;
+use switchboard_testkit::LinePeer;
 
 /// The type of a Kubo peer's identity key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

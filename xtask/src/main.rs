@@ -25,7 +25,6 @@ mod fuzz;
 mod helia;
 mod install;
 mod kubo;
-mod line_peer;
 mod matrix;
 mod netns;
 mod proto;

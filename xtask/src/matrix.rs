@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::daemon::{DEADLINE, Daemon};
+use crate::daemon::{self, DEADLINE, Daemon};
 use crate::demo_page::Server;
 use crate::exec;
 use crate::helia::HeliaNode;
@@ -439,7 +439,7 @@ fn run_row(
 ) -> anyhow::Result<Outcome> {
     let tmp = tempfile::tempdir().context("temporary directory")?;
     let mut listening = match listener {
-        Peer::SwitchboardDaemon => Listening::Daemon(Daemon::start(
+        Peer::SwitchboardDaemon => Listening::Daemon(daemon::start(
             bin,
             &tmp.path().join("listener"),
             &[&transport.listen_addr()],
@@ -451,13 +451,10 @@ fn run_row(
         Peer::Example(_) => bail!("the example does not listen"),
     };
     let target = match &listening {
-        Listening::Daemon(daemon) => {
-            let addr = daemon
-                .listen_addrs
-                .first()
-                .context("the listener reported no address")?;
-            format!("{addr}/p2p/{}", daemon.peer_id)
-        }
+        Listening::Daemon(daemon) => daemon
+            .addr_where(|_| true)
+            .context("the listener reported no address")?
+            .to_string(),
         Listening::Helia(helia) => {
             let addr = helia
                 .addr(transport.name())
@@ -485,15 +482,15 @@ fn run_row(
                 Transport::WebRtcDirect => &["/ip4/127.0.0.1/tcp/0", &webrtc],
                 _ => &["/ip4/127.0.0.1/tcp/0"],
             };
-            let dialing = Daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;
-            let connect = dialing.connect(&target)?;
+            let dialing = daemon::start(bin, &tmp.path().join("dialer"), listen, &trust)?;
+            let connect = dialing.connect(&target.parse()?)?;
             let blocks = match &mut listening {
                 Listening::Kubo(kubo) => Some(blocks_both_ways(&dialing, kubo)?),
                 _ => None,
             };
             Ok(Outcome { connect, blocks })
         }
-        Peer::HeliaNode => HeliaNode::start()?.dial(&target).map(outcome),
+        Peer::HeliaNode => HeliaNode::start()?.dial(&target.parse()?).map(outcome),
         Peer::Kubo(key) => {
             let mut kubo = KuboNode::start(key)?;
             let connect = kubo.dial(&target)?;
@@ -571,7 +568,7 @@ fn blocks_both_ways(daemon: &Daemon, kubo: &mut KuboNode) -> anyhow::Result<Dura
     let theirs = format!("from kubo to switchboard {}", std::process::id()).into_bytes();
     let cid = kubo.add(&theirs)?;
     let block = daemon
-        .get(&cid)
+        .get(&cid, DEADLINE)
         .context("the daemon fetching Kubo's block")?;
     anyhow::ensure!(
         block.windows(theirs.len()).any(|w| w == theirs),

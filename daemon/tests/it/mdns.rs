@@ -9,7 +9,7 @@ use std::path::Path;
 use switchboard_node::Repo;
 
 use crate::support::{eventually, init_repo, start_daemon_with};
-use switchboard_testkit::lan::Lan;
+use switchboard_testkit::net::Lan;
 use switchboard_testkit::require_root;
 
 /// A test-profile repo with mDNS on, listening on its host's LAN address.

@@ -8,39 +8,41 @@ pub(crate) use switchboard_testkit::{
 };
 
 /// The `switchboard` binary this crate builds.
-pub(crate) const SWITCHBOARD: Switchboard = Switchboard::new(env!("CARGO_BIN_EXE_switchboard"));
+pub(crate) fn switchboard() -> Switchboard {
+    Switchboard::new(bin())
+}
 
 /// Its path.
 pub(crate) fn bin() -> &'static str {
-    SWITCHBOARD.bin()
+    env!("CARGO_BIN_EXE_switchboard")
 }
 
 /// See [`Switchboard::run_ok`].
 pub(crate) fn run_ok(repo: &Path, args: &[&str]) -> String {
-    SWITCHBOARD.run_ok(repo, args)
+    switchboard().run_ok(repo, args)
 }
 
 /// See [`Switchboard::run_err`].
 pub(crate) fn run_err(repo: &Path, args: &[&str]) -> String {
-    SWITCHBOARD.run_err(repo, args)
+    switchboard().run_err(repo, args)
 }
 
 /// See [`Switchboard::run_with_stdin`].
 pub(crate) fn run_with_stdin(repo: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
-    SWITCHBOARD.run_with_stdin(repo, args, input)
+    switchboard().run_with_stdin(repo, args, input)
 }
 
 /// See [`Switchboard::init_repo`].
 pub(crate) fn init_repo(tmp: &Path, name: &str) -> PathBuf {
-    SWITCHBOARD.init_repo(tmp, name)
+    switchboard().init_repo(tmp, name)
 }
 
 /// See [`Switchboard::daemon`].
 pub(crate) fn start_daemon(repo: &Path, args: &[&str]) -> Daemon {
-    SWITCHBOARD.daemon(repo, args)
+    switchboard().daemon(repo, args)
 }
 
 /// See [`Switchboard::daemon_with`].
 pub(crate) fn start_daemon_with(prefix: &[String], repo: &Path, args: &[&str]) -> Daemon {
-    SWITCHBOARD.daemon_with(prefix, repo, args)
+    switchboard().daemon_with(prefix, repo, args)
 }

@@ -8,7 +8,7 @@ use libp2p::multiaddr::Protocol;
 use switchboard_node::Repo;
 
 use crate::support::{init_repo, start_daemon_with};
-use switchboard_testkit::lan::Lan;
+use switchboard_testkit::net::Lan;
 use switchboard_testkit::require_root;
 
 /// How long a WebRTC peer may take to notice that the other side crashed: webrtc-rs calls ICE

@@ -40,9 +40,9 @@ async fn helia_fetches_from_switchboard() {
             .expect("put");
         let addr = addr_of(&ours, transport).await;
         let data = blocking(move || {
-            let mut helia = Helia::start();
-            helia.dial(&addr);
-            helia.get(&cid)
+            let mut helia = Helia::start().expect("Helia starts");
+            helia.dial(&addr).expect("Helia dials");
+            helia.get(&cid.to_string())
         })
         .await;
         assert_eq!(
@@ -56,13 +56,20 @@ async fn helia_fetches_from_switchboard() {
 async fn switchboard_fetches_from_helia() {
     for transport in ["tcp", "ws"] {
         let (mut helia, cid) = blocking(move || {
-            let mut helia = Helia::start();
-            let cid = helia.put(format!("from helia over {transport}").as_bytes());
+            let mut helia = Helia::start().expect("Helia starts");
+            let cid: Cid = helia
+                .put(format!("from helia over {transport}").as_bytes())
+                .expect("put")
+                .parse()
+                .expect("a CID");
             (helia, cid)
         })
         .await;
         let ours = node().await;
-        let addr = helia.addr(transport);
+        let addr = helia.addr(transport).expect("Helia listens on it");
+        let addr = addr
+            .with_p2p(helia.peer_id.parse().expect("peer id"))
+            .expect("no /p2p");
         let peer = ours.connect(addr).await.expect("connect to Helia");
         assert_eq!(peer.to_string(), helia.peer_id);
         let block = ours
@@ -74,7 +81,7 @@ async fn switchboard_fetches_from_helia() {
             block.data().as_ref(),
             format!("from helia over {transport}").as_bytes()
         );
-        blocking(move || drop(helia.get(&cid))).await;
+        blocking(move || drop(helia.get(&cid.to_string()))).await;
     }
 }
 
@@ -101,10 +108,10 @@ async fn many_blocks_both_ways() {
     let providers = blocking({
         let datas = datas.clone();
         move || {
-            let mut providers = [Helia::start(), Helia::start()];
+            let mut providers = [Helia::start(), Helia::start()].map(|h| h.expect("Helia starts"));
             for helia in &mut providers {
                 for data in &datas {
-                    helia.put(data);
+                    helia.put(data).expect("put");
                 }
             }
             providers
@@ -113,7 +120,7 @@ async fn many_blocks_both_ways() {
     .await;
     let ours = node().await;
     for helia in &providers {
-        ours.connect(helia.addr("tcp"))
+        ours.connect(helia.addr("tcp").expect("Helia listens on tcp"))
             .await
             .expect("connect to Helia");
     }
@@ -137,9 +144,11 @@ async fn many_blocks_both_ways() {
     // And back: a fresh Helia fetches every block from Switchboard.
     let addr = addr_of(&ours, "tcp").await;
     let fetched = blocking(move || {
-        let mut helia = Helia::start();
-        helia.dial(&addr);
-        cids.iter().map(|cid| helia.get(cid)).collect::<Vec<_>>()
+        let mut helia = Helia::start().expect("Helia starts");
+        helia.dial(&addr).expect("Helia dials");
+        cids.iter()
+            .map(|cid| helia.get(&cid.to_string()))
+            .collect::<Vec<_>>()
     })
     .await;
     for (data, expected) in fetched.into_iter().zip(&datas) {

@@ -11,18 +11,19 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 /// A running line peer; asked to stop, then killed, when dropped.
-pub(crate) struct LinePeer {
+pub struct LinePeer {
     name: &'static str,
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
     /// What the peer printed first.
-    pub(crate) ready: serde_json::Value,
+    pub ready: serde_json::Value,
 }
 
 impl LinePeer {
-    /// Starts `command` and waits up to `deadline` for its first line.
-    pub(crate) fn start(
+    /// Starts `command` and waits up to `deadline` for its first line, which must say
+    /// `"ready": true`.
+    pub fn start(
         name: &'static str,
         mut command: Command,
         deadline: Duration,
@@ -62,7 +63,7 @@ impl LinePeer {
 
     /// Sends `command` and waits up to `deadline` for the answer; an `{"error": …}` answer is
     /// an error.
-    pub(crate) fn ask(
+    pub fn ask(
         &mut self,
         command: serde_json::Value,
         deadline: Duration,
@@ -70,7 +71,10 @@ impl LinePeer {
         writeln!(self.stdin, "{command}")
             .with_context(|| format!("cannot write to the {} peer", self.name))?;
         let answer = self.answer(deadline)?;
-        if let Some(error) = answer["error"].as_str() {
+        if let Some(error) = answer.get("error") {
+            let error = error
+                .as_str()
+                .map_or_else(|| error.to_string(), str::to_owned);
             anyhow::bail!("{}: {error}", self.name);
         }
         Ok(answer)
