@@ -110,7 +110,7 @@ async fn peer(target: Multiaddr, cids: Vec<Cid>) -> Result<usize, String> {
     let keypair = Keypair::generate_ed25519();
     let local = keypair.public().to_peer_id();
     let tcp: Arc<dyn Transport> = Arc::new(Tcp::new());
-    let stack = Stack::build(
+    let (stack, _) = Stack::build(
         &[tcp],
         &Context::new(
             keypair,

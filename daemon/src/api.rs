@@ -153,7 +153,8 @@ pub struct ResourcesResponse {
 }
 
 /// One resource of one scope: `system` (the whole node), `peer` and `ip` (the busiest one),
-/// `connmgr`, `protocol:<name>`, `protocol-peer:<name>` (its busiest peer).
+/// `connmgr`, `protocol:<name>`, `protocol-peer:<name>` (its busiest peer), and on a relay
+/// `relay` and `relay-ip` (the busiest address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResourceRow {
@@ -247,8 +248,68 @@ impl ResourcesResponse {
             resources.bitswap_reading,
             Some(l.bitswap_read_budget),
         ));
+        if let Some(relay) = &resources.relay {
+            let l = &relay.limits;
+            rows.extend([
+                row(
+                    "relay",
+                    "reservations",
+                    relay.reservations.into(),
+                    Some(l.max_reservations.into()),
+                ),
+                row(
+                    "relay-ip",
+                    "reservations",
+                    relay.reservations_per_ip.into(),
+                    Some(l.max_reservations_per_ip.into()),
+                ),
+                row(
+                    "relay",
+                    "circuits",
+                    relay.circuits.into(),
+                    Some(l.max_circuits.into()),
+                ),
+                row(
+                    "relay-ip",
+                    "circuits",
+                    relay.circuits_per_ip.into(),
+                    Some(l.max_circuits_per_ip.into()),
+                ),
+                row("relay", "refused", relay.refused, None),
+            ]);
+        }
         Self { rows }
     }
+}
+
+/// An error and its causes on one line, as the command line and the API's error answers show
+/// them: each message's lines joined with `; ` (libp2p lists several dial errors one per line,
+/// each behind `- `), empty ones and those already said left out, the rest joined with `: `.
+pub fn one_line<'a, E>(causes: impl IntoIterator<Item = &'a E>) -> String
+where
+    E: std::error::Error + ?Sized + 'a,
+{
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes {
+        let text = cause
+            .to_string()
+            .lines()
+            .map(|l| l.trim().trim_start_matches("- ").trim_end_matches(':'))
+            .filter(|l| !l.is_empty() && *l != "Multiple dial errors occurred")
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// `error` and its sources, in order.
+pub fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
 }
 
 /// A CID as a JSON link, `{"/": "bafy…"}`.

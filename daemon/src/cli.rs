@@ -157,6 +157,7 @@ enum AddrsCommand {
 enum ProfileArg {
     Server,
     Test,
+    Relay,
 }
 
 impl From<ProfileArg> for InitProfile {
@@ -164,6 +165,7 @@ impl From<ProfileArg> for InitProfile {
         match p {
             ProfileArg::Server => InitProfile::Server,
             ProfileArg::Test => InitProfile::Test,
+            ProfileArg::Relay => InitProfile::Relay,
         }
     }
 }
@@ -257,18 +259,7 @@ pub(crate) fn main() -> ExitCode {
 
 /// An error and its causes on one line.
 fn chain(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    switchboard_daemon::api::one_line(error.chain())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

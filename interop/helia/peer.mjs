@@ -1,7 +1,8 @@
 // A Helia peer on loopback for Switchboard's interop tests and benchmarks.
 //
-// Listens on 127.0.0.1 over TCP and ws, with no bootstrap, routers, gateways, mDNS, autoNAT or
-// UPnP: nothing leaves the machine. Reads one JSON command per line on stdin and answers one
+// Listens on 127.0.0.1 over TCP and ws, and through the circuit relays named in HELIA_LISTEN
+// (space-separated `/…/p2p/RELAY/p2p-circuit` addresses: a reservation on each), with no
+// bootstrap, routers, gateways, mDNS, autoNAT or UPnP: nothing leaves the machine. Reads one JSON command per line on stdin and answers one
 // JSON line on stdout per command:
 //   {"cmd":"put","data":"<base64>"}              -> {"cid":"bafk..."}   (raw, sha2-256, CIDv1)
 //   {"cmd":"get","cid":"bafk...","timeoutMs":N}  -> {"data":"<base64>"} or {"error":"..."}
@@ -12,6 +13,7 @@
 // The first line it prints is {"ready":true,"peerId":"12D3...","addrs":["/ip4/..."]}.
 import { createInterface } from 'node:readline'
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
@@ -33,8 +35,14 @@ const helia = createHeliaLight({
   blockBrokers: []
 })
 withLibp2pLight(helia, {
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] },
-  transports: [tcp(), webSockets()],
+  addresses: {
+    listen: [
+      '/ip4/127.0.0.1/tcp/0',
+      '/ip4/127.0.0.1/tcp/0/ws',
+      ...(process.env.HELIA_LISTEN ?? '').split(' ').filter(a => a !== '')
+    ]
+  },
+  transports: [tcp(), webSockets(), circuitRelayTransport()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
   peerDiscovery: [],

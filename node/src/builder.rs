@@ -11,8 +11,8 @@ use switchboard_filters::Policy;
 use switchboard_transport::WebSocket;
 use switchboard_transport::{Context, Environment, Kind, Security, Stack, Transport};
 
-use crate::behaviour::Behaviour;
-use crate::config::Limits;
+use crate::behaviour::{Behaviour, Settings};
+use crate::config::{Limits, Relay as RelayConfig};
 #[cfg(not(wasm_browser))]
 use crate::repo::Repo;
 use crate::rt::Rt;
@@ -36,6 +36,8 @@ pub struct Builder {
     idle_timeout: Duration,
     blockstore: Option<Arc<dyn Blockstore>>,
     serve_perf: bool,
+    relay: RelayConfig,
+    hole_punching: bool,
     runtime: Option<Rt>,
 }
 
@@ -45,8 +47,10 @@ impl Builder {
     /// Defaults before the profile: a fresh ed25519 identity, blocks in memory, no transports,
     /// no listen addresses,
     /// a policy that allows everything, mDNS off, [`Security::NoiseThenTls`], the default
-    /// [`Limits`], connections kept open for an hour without streams, perf not served, and
-    /// the runtime found where [`Builder::build`] is called (see [`Builder::with_runtime`]).
+    /// [`Limits`], connections kept open for an hour without streams, perf not served, not a
+    /// relay, hole punching on (where a relay client transport makes relayed connections),
+    /// and the runtime found where [`Builder::build`] is called (see
+    /// [`Builder::with_runtime`]).
     pub(crate) fn new(profile: &dyn Profile) -> Self {
         let builder = Self {
             profile: profile.name(),
@@ -61,6 +65,8 @@ impl Builder {
             idle_timeout: Duration::from_secs(3600),
             blockstore: None,
             serve_perf: false,
+            relay: RelayConfig::default(),
+            hole_punching: true,
             runtime: None,
         };
         profile.apply(builder)
@@ -151,6 +157,21 @@ impl Builder {
         self
     }
 
+    /// Serves as a circuit relay v2 for other peers when `relay.serve` is set, within its
+    /// limits (see [`config::Relay`](crate::config::Relay)). The relay advertises its listen
+    /// addresses to the peers that reserve with it.
+    pub fn with_relay(mut self, relay: RelayConfig) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Upgrades relayed connections to direct ones by hole punching (DCUtR, as Kubo's
+    /// `Swarm.EnableHolePunching`), or not. Needs the relay client transport; natively only.
+    pub fn with_hole_punching(mut self, enabled: bool) -> Self {
+        self.hole_punching = enabled;
+        self
+    }
+
     /// Sets the async runtime the node runs on: its tasks, timers, blocking store calls and
     /// the reactor its transports' sockets use. Without one, [`Builder::build`] takes the
     /// tokio runtime it is called in (the page's event loop in a web page).
@@ -185,6 +206,7 @@ impl Builder {
             .with_policy(config.filters.clone())
             .with_limits(config.limits.clone())
             .with_perf_server(config.perf.serve)
+            .with_relay(config.relay.clone())
             .with_blockstore(repo.blockstore()?)
             .with_transport(Arc::new(websocket));
         // The certificate is the repo's, so the `/certhash` addresses outlive a restart.
@@ -228,7 +250,14 @@ impl Builder {
         let ctx = Context::new(keypair.clone(), rt.clone())
             .with_security(self.security)
             .with_upgrade_timeout(self.limits.upgrade_timeout());
-        let stack = Stack::build(&self.transports, &ctx)?;
+        if let Some(retired) = self
+            .listen
+            .iter()
+            .find_map(|a| switchboard_transport::retired(a).err())
+        {
+            return Err(BuildError::Retired(retired));
+        }
+        let (stack, companions) = Stack::build(&self.transports, &ctx)?;
         if let Some(addr) = self.listen.iter().find(|a| !stack.can_listen(a)) {
             return Err(BuildError::UnsupportedListenAddr {
                 addr: addr.clone(),
@@ -237,7 +266,18 @@ impl Builder {
         }
         let policy = Arc::new(self.policy);
         let stack = stack.with_dial_policy(policy.clone());
-        let behaviour = Behaviour::new(&rt, &keypair, policy.clone(), &self.limits, self.mdns)?;
+        let (behaviour, relay) = Behaviour::new(
+            &rt,
+            &keypair,
+            policy.clone(),
+            companions,
+            Settings {
+                limits: &self.limits,
+                mdns: self.mdns,
+                relay: &self.relay,
+                hole_punching: self.hole_punching,
+            },
+        )?;
         let swarm = Swarm::new(
             stack.boxed(),
             behaviour,
@@ -257,6 +297,7 @@ impl Builder {
                 policy,
                 limits: self.limits,
                 serve_perf: self.serve_perf,
+                relay,
                 listen: self.listen,
             },
         )

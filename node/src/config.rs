@@ -24,6 +24,57 @@ pub struct Config {
     pub limits: Limits,
     /// The perf protocol.
     pub perf: Perf,
+    /// Serving as a circuit relay, and its limits.
+    pub relay: Relay,
+}
+
+/// `[relay]`: serving as a circuit relay v2 for peers that cannot be dialed (browsers, nodes
+/// behind NATs), and how much of the relay one peer or address may take. A client's limits
+/// for its circuits (duration and bytes) are announced to it in its reservation. Defaults are
+/// libp2p's and Kubo's (`Swarm.RelayService`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Relay {
+    /// Serve as a relay. Default `false`; on with `init --profile relay` or
+    /// `daemon --profile relay`.
+    pub serve: bool,
+    /// Reservations held at once. Default 128.
+    pub max_reservations: u32,
+    /// Reservations one peer may hold at once. Default 4.
+    pub max_reservations_per_peer: u32,
+    /// Reservations peers at one IP address (an IPv6 /64) may hold at once; loopback is not
+    /// limited. Default 8, as Kubo's `MaxReservationsPerIP`.
+    pub max_reservations_per_ip: u32,
+    /// Seconds a reservation lasts; clients renew it before then. Default 3600.
+    pub reservation_secs: u64,
+    /// Circuits open at once. Default 16.
+    pub max_circuits: u32,
+    /// Circuits one peer may have open at once. Default 4.
+    pub max_circuits_per_peer: u32,
+    /// Circuits peers at one IP address may have open at once. Default 8.
+    pub max_circuits_per_ip: u32,
+    /// Seconds one circuit may stay open. Default 120.
+    pub max_circuit_secs: u64,
+    /// Bytes one circuit may carry each way before it is closed. Default 131072 (128 KiB):
+    /// enough to reach a peer and set up a direct connection, not for bulk data.
+    pub max_circuit_bytes: u64,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self {
+            serve: false,
+            max_reservations: 128,
+            max_reservations_per_peer: 4,
+            max_reservations_per_ip: 8,
+            reservation_secs: 3600,
+            max_circuits: 16,
+            max_circuits_per_peer: 4,
+            max_circuits_per_ip: 8,
+            max_circuit_secs: 120,
+            max_circuit_bytes: 128 * 1024,
+        }
+    }
 }
 
 /// `[perf]`.
@@ -221,6 +272,7 @@ impl Default for Config {
             filters: Policy::new(),
             limits: Limits::default(),
             perf: Perf::default(),
+            relay: Relay::default(),
         }
     }
 }
@@ -234,6 +286,8 @@ pub enum InitProfile {
     Server,
     /// For tests and CI, as Kubo's `test` profile: everything on 127.0.0.1 port 0, mDNS off.
     Test,
+    /// A public relay: the server's addresses, serving as a circuit relay, mDNS off.
+    Relay,
 }
 
 impl Config {
@@ -255,6 +309,14 @@ impl Config {
                 discovery: Discovery { mdns: false },
                 ..Self::default()
             },
+            InitProfile::Relay => Self {
+                discovery: Discovery { mdns: false },
+                relay: Relay {
+                    serve: true,
+                    ..Relay::default()
+                },
+                ..Self::default()
+            },
         }
     }
 }
@@ -265,7 +327,7 @@ mod tests {
 
     #[test]
     fn written_config_reads_back() {
-        for profile in [InitProfile::Server, InitProfile::Test] {
+        for profile in [InitProfile::Server, InitProfile::Test, InitProfile::Relay] {
             let config = Config::for_profile(profile);
             let text = toml::to_string_pretty(&config).expect("serialise");
             assert_eq!(toml::from_str::<Config>(&text).expect("parse"), config);

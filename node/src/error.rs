@@ -32,6 +32,10 @@ pub enum BuildError {
         /// The profile.
         profile: &'static str,
     },
+    /// A listen address is of a kind the network no longer runs (the seed's
+    /// `/p2p-webrtc-star`); the error says what replaced it.
+    #[error(transparent)]
+    Retired(Unsupported),
     /// A listener could not be started (port in use, address not local, …).
     #[error("cannot listen on {addr}")]
     Listen {
@@ -131,6 +135,29 @@ pub enum DialError {
     /// A peer id was given with no address, and none is known for it.
     #[error("no known address for {0}")]
     NoAddress(PeerId),
+    /// The node has shut down.
+    #[error("the node has shut down")]
+    Stopped,
+}
+
+/// Why a listener could not be started on a running node.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// No transport of the node listens on the address (or it is of a retired kind, which the
+    /// error explains).
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
+    /// The listener failed: the port is in use, the relay refused a reservation or could not be
+    /// reached, …
+    #[error("cannot listen on {addr}")]
+    Failed {
+        /// The address.
+        addr: Multiaddr,
+        /// What went wrong.
+        #[source]
+        source: Cause,
+    },
     /// The node has shut down.
     #[error("the node has shut down")]
     Stopped,

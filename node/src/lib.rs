@@ -50,6 +50,7 @@ mod node;
 mod perf;
 mod ping;
 pub mod profile;
+mod relay;
 #[cfg(not(wasm_browser))]
 mod repo;
 mod resources;
@@ -58,7 +59,7 @@ mod runner;
 
 pub use builder::Builder;
 pub use config::{Config, InitProfile};
-pub use error::{BuildError, Cause, DialError, PingError};
+pub use error::{BuildError, Cause, DialError, ListenError, PingError};
 pub use inbound::StreamUsage;
 #[cfg(wasm_browser)]
 pub use indexeddb::IndexedDbBlockstore;
@@ -69,6 +70,7 @@ pub use node::{
 pub use perf::{PerfError, PerfReport};
 pub use ping::Pinger;
 pub use profile::Profile;
+pub use relay::RelayUsage;
 #[cfg(not(wasm_browser))]
 pub use repo::{Repo, RepoError};
 pub use resources::{ConnectionUsage, Exceeded};

@@ -13,14 +13,17 @@ use switchboard_exchange::{Block, Cid, Codec, Hash};
 
 use crate::bitswap::Bitswap;
 pub use crate::bitswap::{BitswapStat, GetError};
-use crate::{Builder, DialError, PingError, Profile};
+use crate::{Builder, DialError, ListenError, PingError, Profile};
 
 /// Something that happened on the node, for [`Node::subscribe`]rs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A listener has a new address.
+    /// A listener has a new address (a relay reservation: the relay's address with
+    /// `/p2p-circuit`).
     ListenAddr(Multiaddr),
+    /// A listen address is gone (a relay reservation ended; the node reserves again).
+    ListenAddrExpired(Multiaddr),
     /// A connection to a peer is up (the first one, or another).
     Connected {
         /// The peer.
@@ -39,6 +42,14 @@ pub enum Event {
         peer: PeerId,
         /// The address it announced.
         addr: Multiaddr,
+    },
+    /// Hole punching to a peer we are connected to through a relay ended: with a direct
+    /// connection, or not (the relayed one stays).
+    HolePunch {
+        /// The peer.
+        peer: PeerId,
+        /// Whether a direct connection was made.
+        succeeded: bool,
     },
     /// A peer told us who it is.
     Identified {
@@ -103,6 +114,10 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: Reply<Result<PeerId, DialError>>,
     },
+    Listen {
+        addr: Multiaddr,
+        reply: Reply<Result<Multiaddr, ListenError>>,
+    },
     ListenAddrs(Reply<Vec<Multiaddr>>),
     Advertised(Reply<Vec<Multiaddr>>),
     Peers(Reply<Vec<PeerInfo>>),
@@ -113,7 +128,7 @@ pub(crate) enum Command {
     Shutdown(Reply<()>),
 }
 
-impl std::fmt::Debug for Inner {
+impl std::fmt::Debug for Parts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
             .field("peer_id", &self.public_key.to_peer_id())
@@ -125,19 +140,23 @@ impl std::fmt::Debug for Inner {
 /// [`Node::shutdown`] or when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Node {
-    inner: Arc<Inner>,
+    inner: Arc<Parts>,
 }
 
-struct Inner {
-    public_key: PublicKey,
-    commands: async_channel::Sender<Command>,
+/// What a [`Node`] holds, shared by its clones; the runner makes it.
+pub(crate) struct Parts {
+    pub(crate) public_key: PublicKey,
+    pub(crate) commands: async_channel::Sender<Command>,
     /// Subscriptions are made from it; it holds no events itself.
-    events: async_broadcast::InactiveReceiver<Event>,
-    control: libp2p_stream::Control,
-    bitswap: Bitswap,
+    pub(crate) events: async_broadcast::InactiveReceiver<Event>,
+    pub(crate) control: libp2p_stream::Control,
+    pub(crate) bitswap: Bitswap,
     /// The stream slots of each inbound service.
-    services: Vec<crate::inbound::Slots>,
-    serve_perf: bool,
+    pub(crate) services: Vec<crate::inbound::Slots>,
+    /// What `id` says the node answers.
+    pub(crate) protocols: Vec<String>,
+    /// What the node holds as a relay, when it serves as one.
+    pub(crate) relay: Option<crate::relay::Ledger>,
 }
 
 /// A subscription to a node's [`Event`]s, made by [`Node::subscribe`]; runtime-agnostic.
@@ -178,6 +197,8 @@ pub struct Resources {
     pub bitswap_reading: u64,
     /// The limits in force.
     pub limits: crate::config::Limits,
+    /// What the node holds as a relay, next to the relay's limits; `None` when it is not one.
+    pub relay: Option<crate::RelayUsage>,
 }
 
 impl Node {
@@ -186,25 +207,9 @@ impl Node {
         Builder::new(&profile)
     }
 
-    pub(crate) fn new(
-        public_key: PublicKey,
-        commands: async_channel::Sender<Command>,
-        events: async_broadcast::InactiveReceiver<Event>,
-        control: libp2p_stream::Control,
-        bitswap: Bitswap,
-        services: Vec<crate::inbound::Slots>,
-        serve_perf: bool,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                public_key,
-                commands,
-                events,
-                control,
-                bitswap,
-                services,
-                serve_perf,
-            }),
+            inner: Arc::new(parts),
         }
     }
 
@@ -215,6 +220,7 @@ impl Node {
             streams: self.inner.services.iter().map(|s| s.usage()).collect(),
             bitswap_reading: self.inner.bitswap.reading(),
             limits: self.inner.bitswap.limits().clone(),
+            relay: self.inner.relay.as_ref().map(|r| r.usage()),
         }
     }
 
@@ -245,6 +251,16 @@ impl Node {
         answer.await.ok()
     }
 
+    /// Starts listening on `addr` and returns its first address once it has one. On a relay
+    /// (`<relay address>/p2p/RELAY/p2p-circuit`) that is once the relay accepted the
+    /// reservation; the node is then reachable at that address followed by `/p2p/SELF`, and
+    /// reserves again whenever the reservation is lost, for as long as the node runs.
+    pub async fn listen(&self, addr: Multiaddr) -> Result<Multiaddr, ListenError> {
+        self.ask(|reply| Command::Listen { addr, reply })
+            .await
+            .unwrap_or(Err(ListenError::Stopped))
+    }
+
     /// The addresses the node listens on (empty once stopped).
     pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.ask(Command::ListenAddrs).await.unwrap_or_default()
@@ -262,11 +278,7 @@ impl Node {
                 .map(|a| a.with_p2p(peer_id).unwrap_or_else(|a| a))
                 .collect(),
             agent_version: crate::behaviour::AGENT_VERSION.to_owned(),
-            protocols: crate::behaviour::PROTOCOLS
-                .iter()
-                .filter(|p| self.inner.serve_perf || **p != crate::perf::PROTOCOL.as_ref())
-                .map(|p| p.to_string())
-                .collect(),
+            protocols: self.inner.protocols.clone(),
         }
     }
 
@@ -276,6 +288,11 @@ impl Node {
         self.ask(|reply| Command::Connect { addr, reply })
             .await
             .unwrap_or(Err(DialError::Stopped))
+    }
+
+    /// Closes every connection to `peer` (it may connect again).
+    pub async fn disconnect(&self, peer: PeerId) {
+        let _ = self.inner.commands.send(Command::Disconnect(peer)).await;
     }
 
     /// The connected peers, one entry each.

@@ -2,7 +2,8 @@
 //!
 //! A profile is applied first and every `Builder::with_*` call after it overrides it, as iroh's
 //! presets. Switchboard ships `Daemon` (native processes) and `Browser` (web pages, built for
-//! `wasm32-unknown-unknown`); each exists where its transports do. The relay profile follows.
+//! `wasm32-unknown-unknown`) and `Relay` (a native daemon that serves as a circuit relay);
+//! each exists where its transports do.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +12,9 @@ use std::sync::Arc;
 use switchboard_transport::Quic;
 #[cfg(not(wasm_browser))]
 use switchboard_transport::Tcp;
-use switchboard_transport::{Environment, Transport, WebRtcDirect, WebSocket};
+use switchboard_transport::{
+    Environment, Relay as RelayClient, Transport, WebRtcDirect, WebSocket,
+};
 
 use crate::Builder;
 
@@ -28,7 +31,8 @@ pub trait Profile: fmt::Debug {
 }
 
 /// A native daemon: TCP, QUIC v1 (with the `quic` feature), WebSocket (`ws`, and `wss` given a
-/// certificate) and WebRTC-direct, mDNS on, every address allowed, websocket dial filter `all`.
+/// certificate), WebRTC-direct and circuit relay's client (reserving on relays, dialing through
+/// them), mDNS on, every address allowed, websocket dial filter `all`.
 /// WebRTC-direct runs on tokio only: on another runtime, build without it
 /// (`Builder::without_transport(Kind::WebRtcDirect)`).
 #[cfg(not(wasm_browser))]
@@ -46,7 +50,7 @@ impl Profile for Daemon {
     }
 
     fn apply(&self, builder: Builder) -> Builder {
-        let transports: [Option<Arc<dyn Transport>>; 4] = [
+        let transports: [Option<Arc<dyn Transport>>; 5] = [
             Some(Arc::new(Tcp::new())),
             #[cfg(feature = "quic")]
             Some(Arc::new(Quic::new())),
@@ -54,6 +58,7 @@ impl Profile for Daemon {
             None,
             Some(Arc::new(WebSocket::new())),
             Some(Arc::new(WebRtcDirect::new())),
+            Some(Arc::new(RelayClient::new())),
         ];
         builder
             .with_transports(transports.into_iter().flatten())
@@ -61,8 +66,38 @@ impl Profile for Daemon {
     }
 }
 
-/// A node in a web page: it dials (a page cannot listen) over WebRTC-direct and WebSocket, the
-/// latter with the dial filter
+/// A daemon on the public side of NATs that serves as a circuit relay v2 for peers that cannot
+/// be dialed (browsers, daemons behind NATs): the [`Daemon`] profile's transports, the relay
+/// server on with the default [`config::Relay`](crate::config::Relay) limits, mDNS off (a
+/// relay serves the internet, not its LAN).
+#[cfg(not(wasm_browser))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Relay;
+
+#[cfg(not(wasm_browser))]
+impl Profile for Relay {
+    fn name(&self) -> &'static str {
+        "relay"
+    }
+
+    fn environment(&self) -> Environment {
+        Environment::Native
+    }
+
+    fn apply(&self, builder: Builder) -> Builder {
+        Daemon
+            .apply(builder)
+            .with_mdns(false)
+            .with_relay(crate::config::Relay {
+                serve: true,
+                ..Default::default()
+            })
+    }
+}
+
+/// A node in a web page: it dials over WebRTC-direct, WebSocket and through circuit relays (a
+/// page cannot listen itself, but a relay can listen on its behalf: reserve with
+/// `Node::listen` on `/…/p2p/RELAY/p2p-circuit`); WebSocket with the dial filter
 /// of a browser js-libp2p node ([`Filter::dns_wss`](switchboard_transport::Filter::dns_wss):
 /// secure websockets to DNS names, so no insecure `ws` and no private IP addresses); mDNS off;
 /// blocks in memory. `with_transport(Arc::new(WebSocket::new().with_filter(Filter::all())))`
@@ -86,6 +121,7 @@ impl Profile for Browser {
             .with_transports([
                 Arc::new(WebSocket::new()) as Arc<dyn Transport>,
                 Arc::new(WebRtcDirect::new()),
+                Arc::new(RelayClient::new()),
             ])
             .with_mdns(false)
     }

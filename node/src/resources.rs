@@ -95,7 +95,7 @@ pub struct ConnectionUsage {
 /// A connection's IP for the per-IP limit: the address, or an IPv6 address's /64 (one
 /// subscriber's usual allocation). `None` for loopback, which is not limited (nobody remote
 /// connects from it), and for addresses without an IP.
-fn ip_key(addr: &Multiaddr) -> Option<IpAddr> {
+pub(crate) fn ip_key(addr: &Multiaddr) -> Option<IpAddr> {
     let ip = addr.iter().find_map(|p| match p {
         Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
         Protocol::Ip6(ip) => Some(match ip.to_ipv4_mapped() {

@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
+use libp2p::core::transport::ListenerId;
 use libp2p::core::transport::TransportError;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
@@ -19,13 +20,13 @@ use libp2p::{Multiaddr, PeerId, Swarm, identify};
 #[cfg(mdns)]
 use libp2p_mdns as mdns;
 use switchboard_filters::{Denied, Policy, Scope};
-use switchboard_transport::{Transport, Unsupported, dialer};
+use switchboard_transport::{CompanionEvent, Transport, Unsupported, dialer, is_relayed};
 
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::error::Cause;
 use crate::node::{Command, Direction, Event, PeerInfo, Reply};
 use crate::rt::{Elapsed, Instant, Rt};
-use crate::{BuildError, DialError, Node};
+use crate::{BuildError, DialError, ListenError, Node};
 
 /// How long listeners get to report an address at start-up.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const COMMAND_QUEUE: usize = 64;
 /// Events kept for slow subscribers.
 const EVENT_QUEUE: usize = 256;
+/// The longest wait before reserving again on a relay that keeps failing; the waits double
+/// from a second up to it.
+const RELISTEN_MAX: Duration = Duration::from_secs(60);
+
+/// A listener someone waits on, or one to start again when it closes.
+struct Listener {
+    addr: Multiaddr,
+    waiting: Vec<Reply<Result<Multiaddr, ListenError>>>,
+    /// Listen again when it closes: a relay reservation, kept for as long as the node runs.
+    keep: bool,
+    /// Closes in a row without an address in between.
+    failures: u32,
+}
 
 /// What a runner is started with, besides its swarm.
 pub(crate) struct Parts {
@@ -45,6 +59,8 @@ pub(crate) struct Parts {
     pub(crate) policy: Arc<Policy>,
     pub(crate) limits: crate::config::Limits,
     pub(crate) serve_perf: bool,
+    /// The relay server's ledger, when the node serves as a relay.
+    pub(crate) relay: Option<crate::relay::Ledger>,
     pub(crate) listen: Vec<Multiaddr>,
 }
 
@@ -69,6 +85,12 @@ pub(crate) struct Runner {
     timers: FuturesUnordered<BoxFuture<'static, ConnectionId>>,
     connections: HashMap<ConnectionId, PeerInfo>,
     listen_addrs: Vec<Multiaddr>,
+    /// The relay server's ledger, when the node serves as a relay.
+    relay: Option<crate::relay::Ledger>,
+    /// Listeners started by `Node::listen`, and relay reservations kept.
+    listeners: HashMap<ListenerId, Listener>,
+    /// Reservations to make again once their wait is over: the address and past failures.
+    relisten: FuturesUnordered<BoxFuture<'static, (Multiaddr, u32)>>,
 }
 
 impl Runner {
@@ -83,8 +105,10 @@ impl Runner {
             policy,
             limits,
             serve_perf,
+            relay,
             listen,
         } = parts;
+        let protocols = swarm.behaviour().protocols(serve_perf);
         let (command_tx, commands) = async_channel::bounded(COMMAND_QUEUE);
         // A subscriber that falls behind loses the oldest events, and no subscriber at all is
         // fine: the runner never waits on one.
@@ -130,22 +154,31 @@ impl Runner {
             timers: FuturesUnordered::new(),
             connections: HashMap::new(),
             listen_addrs: Vec::new(),
+            relay: relay.clone(),
+            listeners: HashMap::new(),
+            relisten: FuturesUnordered::new(),
         };
         services.push(bitswap.slots().clone());
         runner.listen(listen).await?;
         rt.spawn(runner.run());
-        Ok(Node::new(
-            keypair.public(),
-            command_tx,
-            subscriptions,
+        Ok(Node::new(crate::node::Parts {
+            public_key: keypair.public(),
+            commands: command_tx,
+            events: subscriptions,
             control,
             bitswap,
             services,
-            serve_perf,
-        ))
+            protocols,
+            relay,
+        }))
     }
 
+    /// Starts the listeners the node was built with and waits for each to have an address.
+    /// Relay reservations are only started: a relay that cannot be reached now is tried
+    /// again and again (see [`Runner::keep_listening`]), and must not keep the node from
+    /// starting.
     async fn listen(&mut self, addrs: Vec<Multiaddr>) -> Result<(), BuildError> {
+        let (circuits, addrs): (Vec<_>, Vec<_>) = addrs.into_iter().partition(is_relayed);
         let mut waiting = HashMap::new();
         for addr in addrs {
             match self.swarm.listen_on(addr.clone()) {
@@ -198,7 +231,75 @@ impl Runner {
                 event => self.handle_event(event),
             }
         }
+        for addr in circuits {
+            self.keep_listening(addr, 0);
+        }
         Ok(())
+    }
+
+    /// Starts a listener that is started again whenever it closes (a relay reservation),
+    /// after `failures` closes in a row.
+    fn keep_listening(&mut self, addr: Multiaddr, failures: u32) {
+        match self.swarm.listen_on(addr.clone()) {
+            Ok(id) => {
+                self.listeners.insert(
+                    id,
+                    Listener {
+                        addr,
+                        waiting: Vec::new(),
+                        keep: true,
+                        failures,
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot listen");
+                self.listen_later(addr, failures + 1);
+            }
+        }
+    }
+
+    /// Listens on `addr` again after a wait that doubles with each failure in a row.
+    fn listen_later(&mut self, addr: Multiaddr, failures: u32) {
+        let wait = Duration::from_secs(1 << failures.min(6)).min(RELISTEN_MAX);
+        tracing::info!(%addr, ?wait, "listening again after a wait");
+        self.relisten
+            .push(self.rt.sleep(wait).map(move |()| (addr, failures)).boxed());
+    }
+
+    /// `Node::listen`: starts a listener and answers once it has an address or has failed.
+    fn listen_now(&mut self, addr: Multiaddr, reply: Reply<Result<Multiaddr, ListenError>>) {
+        if let Err(retired) = switchboard_transport::retired(&addr) {
+            let _ = reply.send(Err(retired.into()));
+            return;
+        }
+        if !self.transports.iter().any(|t| t.can_listen(&addr)) {
+            let _ = reply.send(Err(Unsupported::Address(addr).into()));
+            return;
+        }
+        match self.swarm.listen_on(addr.clone()) {
+            Ok(id) => {
+                let keep = is_relayed(&addr);
+                self.listeners.insert(
+                    id,
+                    Listener {
+                        addr,
+                        waiting: vec![reply],
+                        keep,
+                        failures: 0,
+                    },
+                );
+            }
+            Err(e) => {
+                let source: Cause = match e {
+                    TransportError::Other(e) => Arc::new(e),
+                    TransportError::MultiaddrNotSupported(_) => {
+                        Arc::new(std::io::Error::from(std::io::ErrorKind::Unsupported))
+                    }
+                };
+                let _ = reply.send(Err(ListenError::Failed { addr, source }));
+            }
+        }
     }
 
     async fn run(mut self) {
@@ -215,6 +316,9 @@ impl Runner {
                     None => return,
                 },
                 event = self.swarm.select_next_some() => self.handle_event(event),
+                (addr, failures) = self.relisten.select_next_some() => {
+                    self.keep_listening(addr, failures);
+                }
                 // An empty set of timers is skipped until a dial pushes one.
                 id = self.timers.select_next_some() => {
                     if let Some(dial) = self.pending.remove(&id) {
@@ -260,6 +364,7 @@ impl Runner {
                     reply,
                 );
             }
+            Command::Listen { addr, reply } => self.listen_now(addr, reply),
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.listen_addrs.clone());
             }
@@ -274,10 +379,16 @@ impl Runner {
                 let _ = reply.send(advertised);
             }
             Command::Peers(reply) => {
+                // One entry per peer: a direct connection over a relayed one, as streams
+                // prefer it.
                 let mut peers: Vec<PeerInfo> = Vec::new();
                 for info in self.connections.values() {
-                    if !peers.iter().any(|p| p.peer == info.peer) {
-                        peers.push(info.clone());
+                    match peers.iter_mut().find(|p| p.peer == info.peer) {
+                        Some(known) if is_relayed(&known.addr) && !is_relayed(&info.addr) => {
+                            *known = info.clone();
+                        }
+                        Some(_) => {}
+                        None => peers.push(info.clone()),
                     }
                 }
                 peers.sort_by_key(|p| p.peer.to_bytes());
@@ -375,13 +486,89 @@ impl Runner {
     fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         self.bitswap_peers.catch_up();
         match event {
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                mut address,
+            } => {
+                // A relay reservation comes as `…/p2p-circuit/p2p/SELF`; listen addresses are
+                // kept without the node's own id, as every other one is.
+                if address.iter().last() == Some(Protocol::P2p(*self.swarm.local_peer_id())) {
+                    address.pop();
+                }
                 tracing::info!(%address, "listening");
+                if let Some(listener) = self.listeners.get_mut(&listener_id) {
+                    listener.failures = 0;
+                    for reply in listener.waiting.drain(..) {
+                        let _ = reply.send(Ok(address.clone()));
+                    }
+                }
+                self.advertise_as_relay(&address);
                 self.listen_addrs.push(address.clone());
                 self.emit(Event::ListenAddr(address));
             }
-            SwarmEvent::ExpiredListenAddr { address, .. } => {
+            SwarmEvent::ExpiredListenAddr { mut address, .. } => {
+                if address.iter().last() == Some(Protocol::P2p(*self.swarm.local_peer_id())) {
+                    address.pop();
+                }
                 self.listen_addrs.retain(|a| *a != address);
+                self.swarm.remove_external_address(&address);
+                self.emit(Event::ListenAddrExpired(address));
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                for mut address in addresses {
+                    if address.iter().last() == Some(Protocol::P2p(*self.swarm.local_peer_id())) {
+                        address.pop();
+                    }
+                    self.listen_addrs.retain(|a| *a != address);
+                    self.swarm.remove_external_address(&address);
+                    self.emit(Event::ListenAddrExpired(address));
+                }
+                if let Some(listener) = self.listeners.remove(&listener_id) {
+                    let source: Cause = match reason {
+                        Ok(()) => Arc::new(std::io::Error::other("the listener closed")),
+                        Err(e) => Arc::new(e),
+                    };
+                    tracing::info!(addr = %listener.addr, error = %source, "listener closed");
+                    for reply in listener.waiting {
+                        let _ = reply.send(Err(ListenError::Failed {
+                            addr: listener.addr.clone(),
+                            source: source.clone(),
+                        }));
+                    }
+                    if listener.keep {
+                        self.listen_later(listener.addr, listener.failures + 1);
+                    }
+                }
+            }
+            #[cfg(not(wasm_browser))]
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(event)) => {
+                match &event.result {
+                    Ok(connection) => {
+                        tracing::info!(peer = %event.remote_peer_id, %connection, "hole punched")
+                    }
+                    Err(error) => {
+                        tracing::info!(peer = %event.remote_peer_id, %error, "hole punching failed")
+                    }
+                }
+                self.emit(Event::HolePunch {
+                    peer: event.remote_peer_id,
+                    succeeded: event.result.is_ok(),
+                });
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(event)) => {
+                tracing::debug!(?event, "relay");
+                if let Some(ledger) = &self.relay {
+                    ledger.on_event(&event);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Companions(CompanionEvent::RelayClient(
+                event,
+            ))) => {
+                tracing::info!(?event, "relay client");
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -468,6 +655,21 @@ impl Runner {
                 });
             }
             _ => {}
+        }
+    }
+
+    /// A relay tells the peers that reserve with it where it can be reached: its listen
+    /// addresses, those the advertise rules allow (libp2p's relay serves only once it has one).
+    fn advertise_as_relay(&mut self, address: &Multiaddr) {
+        let local = *self.swarm.local_peer_id();
+        if self.relay.is_some()
+            && !is_relayed(address)
+            && self
+                .policy
+                .check(Scope::Advertise, address, Some(local))
+                .is_ok()
+        {
+            self.swarm.add_external_address(address.clone());
         }
     }
 

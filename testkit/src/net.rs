@@ -221,3 +221,113 @@ impl Default for Lan {
         Self::new()
     }
 }
+
+/// Two hosts, each behind its own NAT router, and a public host, for hole punching:
+///
+/// ```text
+///   host 0 (198.19.1.2) ── router 0 ─┐                ┌─ router 1 ── host 1 (198.19.2.2)
+///       LAN 198.19.1.0/24    198.18.1.2 ── public ── 198.18.1.3    LAN 198.19.2.0/24
+///                                     198.18.1.0/24
+///                                  public host 198.18.1.1
+/// ```
+///
+/// Each router masquerades its LAN behind its public address (nftables, source ports kept
+/// where free, as home routers do) and drops connections the outside starts, so a host can
+/// only be reached through a mapping its own traffic made: hole punching's case. The public
+/// host has no route to the LANs.
+pub struct Nat {
+    // Dropped first: the namespaces, then the bridges their links were on.
+    hosts: [Namespace; 2],
+    routers: [Namespace; 2],
+    public: Namespace,
+    _segments: [Bridge; 3],
+}
+
+impl Nat {
+    /// The public host's address.
+    pub const PUBLIC: &'static str = "198.18.1.1";
+
+    /// Makes it; panics with the failing command, as a test wants. Needs `nft` (nftables).
+    pub fn new() -> Self {
+        Self::try_new().unwrap_or_else(|e| panic!("cannot make the NAT topology: {e:#}"))
+    }
+
+    fn try_new() -> anyhow::Result<Self> {
+        let segments = [Bridge::create()?, Bridge::create()?, Bridge::create()?];
+        let public = Namespace::create("pub")?;
+        segments[0].attach(&public, "eth0", &format!("{}/24", Self::PUBLIC))?;
+        let routers = [Namespace::create("nat")?, Namespace::create("nat")?];
+        let hosts = [Namespace::create("lan")?, Namespace::create("lan")?];
+        for i in 0..2 {
+            let (router, host, lan) = (&routers[i], &hosts[i], &segments[i + 1]);
+            segments[0].attach(router, "eth0", &format!("198.18.1.{}/24", i + 2))?;
+            lan.attach(router, "eth1", &format!("198.19.{}.1/24", i + 1))?;
+            lan.attach(host, "eth0", &format!("198.19.{}.2/24", i + 1))?;
+            host.ip(&[
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("198.19.{}.1", i + 1),
+            ])?;
+            router.run("sh", &["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])?;
+            let rules = "table ip nat {\n\
+                 chain postrouting { type nat hook postrouting priority 100; oifname \"eth0\" masquerade; }\n\
+                 }\n\
+                 table inet filter {\n\
+                 chain input { type filter hook input priority 0; iifname \"eth0\" ct state new drop; }\n\
+                 chain forward { type filter hook forward priority 0; iifname \"eth0\" ct state new drop; }\n\
+                 }\n";
+            router.nft(rules)?;
+        }
+        Ok(Self {
+            hosts,
+            routers,
+            public,
+            _segments: segments,
+        })
+    }
+
+    /// The private host `i` (198.19.`i + 1`.2), behind router `i` (public address
+    /// 198.18.1.`i + 2`).
+    pub fn host(&self, i: usize) -> &Namespace {
+        &self.hosts[i]
+    }
+
+    /// Router `i`.
+    pub fn router(&self, i: usize) -> &Namespace {
+        &self.routers[i]
+    }
+
+    /// The public host (198.18.1.1).
+    pub fn public(&self) -> &Namespace {
+        &self.public
+    }
+}
+
+impl Default for Nat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Namespace {
+    /// Loads `rules` (an nftables ruleset) in this namespace.
+    pub fn nft(&self, rules: &str) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let mut child = self
+            .command("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot run nft: install nftables (cargo xtask ci does)")?;
+        child
+            .stdin
+            .take()
+            .context("piped stdin")?
+            .write_all(rules.as_bytes())?;
+        let status = child.wait()?;
+        anyhow::ensure!(status.success(), "nft refused the rules in {}", self.name);
+        Ok(())
+    }
+}

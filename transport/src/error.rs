@@ -43,6 +43,12 @@ pub enum BuildError {
     #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Certificate(#[from] CertificateError),
+    /// Two transports brought the same behaviour (two relay clients, say).
+    #[error("two transports bring the {kind} behaviour")]
+    DuplicateCompanion {
+        /// The transport whose behaviour came twice.
+        kind: Kind,
+    },
     /// Any other cause, from a transport defined outside this crate.
     #[error("cannot build the {kind} transport")]
     Other {
@@ -92,6 +98,14 @@ pub enum Unsupported {
     /// The address is not one this transport dials.
     #[error("no transport dials {0}")]
     Address(Multiaddr),
+    /// The address is of a kind the network no longer runs, and what replaced it.
+    #[error("{addr}: {replaced}")]
+    Retired {
+        /// The address.
+        addr: Multiaddr,
+        /// What replaced it, and which address to use instead.
+        replaced: &'static str,
+    },
     /// The transport could dial the address, but its dial filter refuses it.
     #[error("{addr} refused by the websocket filter `{filter}`")]
     Filtered {

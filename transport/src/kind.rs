@@ -16,6 +16,8 @@ pub enum Kind {
     WebRtcDirect,
     /// WebRTC (`/webrtc`), browser to browser through a relay.
     WebRtc,
+    /// Circuit relay v2's client (`/p2p-circuit`): through a relay.
+    Relay,
     /// In-process memory channels (`/memory/<n>`), for tests and docs.
     Memory,
     /// A transport defined outside Switchboard, by name.
@@ -30,6 +32,7 @@ impl fmt::Display for Kind {
             Kind::WebSocket => "websocket",
             Kind::WebRtcDirect => "webrtc-direct",
             Kind::WebRtc => "webrtc",
+            Kind::Relay => "p2p-circuit",
             Kind::Memory => "memory",
             Kind::Other(name) => name,
         })

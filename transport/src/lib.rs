@@ -2,12 +2,13 @@
 //!
 //! A library author picks which transports a node speaks, per environment profile. This crate
 //! holds the [`Transport`] trait those choices are made through and the implementations that
-//! ship with Switchboard: [`Tcp`], [`Quic`], [`WebSocket`] (`/ws`, `/wss`, `/tls/ws`) and
-//! [`Memory`]. The trait sits *above* `libp2p_core::Transport`: an implementation declares its
+//! ship with Switchboard: [`Tcp`], [`Quic`], [`WebSocket`] (`/ws`, `/wss`, `/tls/ws`),
+//! [`WebRtcDirect`], [`Relay`] (circuit relay v2's client, `/p2p-circuit`) and [`Memory`]. The trait sits *above* `libp2p_core::Transport`: an implementation declares its
 //! [`Kind`], the [`Environment`]s it runs in and the multiaddrs it can listen on and dial, and
 //! builds the authenticated, multiplexed, boxed libp2p transport for a [`Context`] (keypair,
-//! runtime, security protocols). A [`Stack`] combines several built transports into one and
-//! routes each listen and dial to the first transport that declares the address.
+//! runtime, security protocols), with the protocol state it needs in the node's behaviour, if
+//! any (a [`Companion`]: the relay client's). A [`Stack`] combines several built transports
+//! into one and routes each listen and dial to the first transport that declares the address.
 //!
 //! Transports defined outside this crate plug in through the same trait.
 //!
@@ -24,7 +25,7 @@
 //! let rt = Handle::new(Tokio::current().expect("inside a tokio runtime"));
 //! let ctx = Context::new(keypair, rt);
 //! let transports: Vec<Arc<dyn Transport>> = vec![Arc::new(Tcp::new()), Arc::new(Memory::new())];
-//! let stack = Stack::build(&transports, &ctx)?;
+//! let (stack, _companions) = Stack::build(&transports, &ctx)?;
 //! assert!(stack.can_dial(&"/memory/1234".parse()?).is_ok());
 //! assert!(stack.can_dial(&"/ip4/127.0.0.1/udp/1/quic-v1".parse()?).is_err());
 //! # Ok(())
@@ -33,6 +34,7 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links, unreachable_pub)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod companion;
 mod context;
 mod error;
 mod kind;
@@ -40,6 +42,7 @@ mod memory;
 mod muxer;
 #[cfg(all(not(wasm_browser), feature = "quic"))]
 mod quic;
+mod relay;
 #[cfg(all(not(wasm_browser), feature = "async-io"))]
 mod resolve;
 mod stack;
@@ -55,6 +58,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
+pub use companion::{Built, Companion, CompanionEvent, Companions};
 pub use context::{Context, Security};
 #[cfg(not(wasm_browser))]
 pub use error::CertificateError;
@@ -63,7 +67,8 @@ pub use kind::{Environment, Kind};
 pub use memory::Memory;
 #[cfg(all(not(wasm_browser), feature = "quic"))]
 pub use quic::Quic;
-pub use stack::{Stack, dialer};
+pub use relay::{Relay, is_relayed};
+pub use stack::{Stack, dialer, retired};
 pub use switchboard_filters::Filter;
 pub use switchboard_runtime as runtime;
 #[cfg(not(wasm_browser))]
@@ -95,14 +100,18 @@ pub trait Transport: fmt::Debug + Send + Sync + 'static {
     /// filter refuses.
     fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported>;
 
-    /// Builds the authenticated, multiplexed libp2p transport.
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError>;
+    /// Builds the authenticated, multiplexed libp2p transport, and the behaviour it works
+    /// with, if any.
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError>;
 }
 
 /// The short name of the transport an address is for, as the matrix and the demo print it:
-/// `tcp`, `quic-v1`, `ws`, `wss` (also `/tls/ws`), `webrtc-direct`, `memory`; `None` for any
-/// other shape.
+/// `tcp`, `quic-v1`, `ws`, `wss` (also `/tls/ws`), `webrtc-direct`, `memory`, and
+/// `p2p-circuit` for anything through a relay; `None` for any other shape.
 pub fn label(addr: &Multiaddr) -> Option<&'static str> {
+    if is_relayed(addr) {
+        return Some("p2p-circuit");
+    }
     match protocols(addr).as_slice() {
         [host, Protocol::Tcp(_)] if is_dial_host(host) => Some("tcp"),
         [host, Protocol::Udp(_), Protocol::QuicV1] if is_dial_host(host) => Some("quic-v1"),

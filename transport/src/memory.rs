@@ -4,7 +4,7 @@ use libp2p::Multiaddr;
 use libp2p::core::transport::MemoryTransport;
 use libp2p::multiaddr::Protocol;
 
-use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported, protocols};
+use crate::{BuildError, Built, Context, Environment, Kind, Transport, Unsupported, protocols};
 
 /// `/memory/<n>` channels inside one process, upgraded like TCP (noise and/or TLS, yamux).
 /// Needs no sockets and no runtime, so doctests and unit tests use it.
@@ -40,7 +40,14 @@ impl Transport for Memory {
         }
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl Memory {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         crate::upgrade::stream_transport(MemoryTransport::default(), ctx, Kind::Memory)
     }
 }

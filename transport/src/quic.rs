@@ -7,7 +7,7 @@ use libp2p::{Multiaddr, Transport as _};
 use switchboard_runtime::Reactor;
 
 use crate::{
-    Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip,
+    BuildError, Built, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip,
     protocols,
 };
 
@@ -44,7 +44,14 @@ impl Transport for Quic {
         }
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl Quic {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
             #[cfg(feature = "tokio")]
             Reactor::Tokio => {

@@ -8,20 +8,23 @@ use std::task::{Context as TaskContext, Poll};
 use futures::future::BoxFuture;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
+use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
 use switchboard_filters::{Policy, Scope};
 
-use crate::{Boxed, BuildError, Context, Transport, Unsupported};
+use crate::{Boxed, BuildError, Companions, Context, Transport, Unsupported};
 
 type Output = (PeerId, StreamMuxerBox);
 
 /// The first of `transports` that dials `addr`, or why none will. A filter refusal is reported
-/// over a plain "unsupported" so the caller learns which filter to change.
+/// over a plain "unsupported" so the caller learns which filter to change, and an address of a
+/// retired kind (the seed's `/p2p-webrtc-star`) says what replaced it.
 pub fn dialer<'a>(
     transports: &'a [Arc<dyn Transport>],
     addr: &Multiaddr,
 ) -> Result<&'a Arc<dyn Transport>, Unsupported> {
+    retired(addr)?;
     let mut refusal = Unsupported::Address(addr.clone());
     for transport in transports {
         match transport.can_dial(addr) {
@@ -31,6 +34,28 @@ pub fn dialer<'a>(
         }
     }
     Err(refusal)
+}
+
+/// What replaced `/p2p-webrtc-star`, for the seed's configurations that still name it.
+const WEBRTC_STAR_REPLACED: &str = "the /p2p-webrtc-star signalling servers were retired from js-libp2p; a browser now listens through a circuit relay: reserve with `/…/p2p/RELAY/p2p-circuit` and dial it at `/…/p2p/RELAY/p2p-circuit/webrtc/p2p/PEER`";
+
+/// What replaced `/p2p-webrtc-direct`, js-libp2p's first WebRTC transport.
+const P2P_WEBRTC_DIRECT_REPLACED: &str = "/p2p-webrtc-direct (js-libp2p's first WebRTC transport) was retired; a browser dials a server at `/ip4/…/udp/…/webrtc-direct/certhash/…/p2p/PEER` now";
+
+/// Refuses addresses of kinds the network no longer runs, saying what replaced them.
+pub fn retired(addr: &Multiaddr) -> Result<(), Unsupported> {
+    let replaced = addr.iter().find_map(|p| match p {
+        Protocol::P2pWebRtcStar | Protocol::P2pWebSocketStar => Some(WEBRTC_STAR_REPLACED),
+        Protocol::P2pWebRtcDirect => Some(P2P_WEBRTC_DIRECT_REPLACED),
+        _ => None,
+    });
+    match replaced {
+        Some(replaced) => Err(Unsupported::Retired {
+            addr: addr.clone(),
+            replaced,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The transports of a node, built and combined.
@@ -56,19 +81,29 @@ impl std::fmt::Debug for Stack {
 }
 
 impl Stack {
-    /// Builds every transport for `ctx`.
-    pub fn build(transports: &[Arc<dyn Transport>], ctx: &Context) -> Result<Self, BuildError> {
-        let built = transports
-            .iter()
-            .map(|t| t.build(ctx))
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
+    /// Builds every transport for `ctx`; the stack, and the behaviours the transports brought
+    /// for the node's swarm.
+    pub fn build(
+        transports: &[Arc<dyn Transport>],
+        ctx: &Context,
+    ) -> Result<(Self, Companions), BuildError> {
+        let mut companions = Companions::default();
+        let mut built = Vec::with_capacity(transports.len());
+        for transport in transports {
+            let parts = transport.build(ctx)?;
+            if let Some(companion) = parts.companion {
+                companions.add(companion)?;
+            }
+            built.push(parts.transport);
+        }
+        let stack = Self {
             transports: transports.to_vec(),
             built,
             listeners: HashMap::new(),
             next_poll: 0,
             policy: None,
-        })
+        };
+        Ok((stack, companions))
     }
 
     /// Refuses every dial to an address `policy` denies in [`Scope::Dial`], whoever asked for

@@ -11,7 +11,8 @@ use libp2p::multiaddr::Protocol;
 use switchboard_runtime::Reactor;
 
 use crate::{
-    BuildError, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip, protocols,
+    BuildError, Built, Context, Environment, Kind, Transport, Unsupported, is_dial_host, is_ip,
+    protocols,
 };
 
 /// TCP (`/ip4|ip6|dns…/tcp/<port>`), secured with noise and/or TLS 1.3, multiplexed with yamux.
@@ -69,7 +70,14 @@ impl Transport for Tcp {
         }
     }
 
-    fn build(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl Tcp {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
             #[cfg(feature = "tokio")]
             Reactor::Tokio => {

@@ -185,6 +185,7 @@ fn the_dial_policy_refuses_before_connecting() {
     let ctx = crate::Context::new(libp2p::identity::Keypair::generate_ed25519(), rt);
     let mut stack = crate::Stack::build(&transports, &ctx)
         .expect("stack")
+        .0
         .with_dial_policy(Arc::new(Policy::new().with_rule(rule)));
     let opts = DialOpts {
         role: libp2p::core::Endpoint::Dialer,

@@ -6,8 +6,9 @@ use std::time::Instant;
 use crate::netns::Namespace;
 use crate::{cargo, exec};
 
-/// Debian packages the tests need on a fresh machine: `ip` for the network namespaces.
-const TOOLS: &[&str] = &["iproute2"];
+/// Debian packages the tests need on a fresh machine: `ip` for the network namespaces, `nft`
+/// for the NAT routers of the hole-punching test.
+const TOOLS: &[&str] = &["iproute2", "nftables"];
 
 pub(crate) fn run() -> anyhow::Result<()> {
     // Everything is installed up front: the later steps run partly in network namespaces.

@@ -183,20 +183,10 @@ impl ApiError {
     }
 
     /// A 500 with `error` and its causes on one line.
-    fn failed(error: impl std::error::Error) -> Self {
-        let mut message = error.to_string();
-        let mut cause = error.source();
-        while let Some(e) = cause {
-            let text = e.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            cause = e.source();
-        }
+    fn failed(error: impl std::error::Error + 'static) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            message,
+            message: super::one_line(super::causes(&error)),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use libp2p::Multiaddr;
 use switchboard_daemon::api;
 use switchboard_filters::{Policy, Rule};
-use switchboard_node::{InitProfile, Node, Repo, RepoError, profile};
+use switchboard_node::{Event, InitProfile, Node, Repo, RepoError, profile};
 
 /// The descriptors a daemon asks for (within the hard limit), as Kubo's default `IPFS_FD_MAX`.
 const FD_MAX: u64 = 8192;
@@ -41,6 +41,19 @@ pub(crate) struct Args {
     /// The profile for `--init`.
     #[arg(long, value_enum, default_value = "server", requires = "init")]
     init_profile: super::ProfileArg,
+    /// `relay`: also serve as a circuit relay v2 for other peers (whatever `relay.serve`
+    /// says; the `[relay]` limits apply), with mDNS off.
+    #[arg(long, value_enum, default_value = "daemon")]
+    profile: NodeProfile,
+}
+
+/// What a daemon runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum NodeProfile {
+    /// A daemon: connects, serves and fetches blocks.
+    Daemon,
+    /// A daemon that is also a circuit relay.
+    Relay,
 }
 
 pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
@@ -51,7 +64,16 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
         other => other?,
     };
     let config = repo.config();
-    let mut builder = Node::builder(profile::Daemon).with_repo(&repo)?;
+    let mut builder = match args.profile {
+        NodeProfile::Daemon => Node::builder(profile::Daemon).with_repo(&repo)?,
+        NodeProfile::Relay => Node::builder(profile::Relay)
+            .with_repo(&repo)?
+            .with_mdns(false)
+            .with_relay(switchboard_node::config::Relay {
+                serve: true,
+                ..config.relay.clone()
+            }),
+    };
     if !args.listen.is_empty() {
         builder = builder.with_listen_addrs(args.listen);
     }
@@ -72,6 +94,9 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
     }
     let node = builder.build().await?;
+    // Addresses that come later (relay reservations) are printed as they come; subscribed
+    // before the listen addresses are read, so none falls between.
+    let mut events = node.subscribe();
     status!("Peer ID: {}", node.peer_id());
     for addr in node.listen_addrs().await {
         status!("Swarm listening on {addr}");
@@ -80,11 +105,24 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
     let server = api::serve(node.clone(), &api_addr).await?;
     repo.write_api_addr(server.local_addr())?;
     status!("RPC API server listening on {}", server.local_addr());
+    // Handlers first: a SIGTERM right after "ready" would otherwise end the process at once,
+    // leaving its `api` file behind.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     status!("Daemon is ready");
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                Event::ListenAddr(addr) => status!("Swarm listening on {addr}"),
+                Event::ListenAddrExpired(addr) => status!("Swarm no longer listening on {addr}"),
+                _ => {}
+            }
+        }
+    });
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => status!("Received interrupt signal, shutting down..."),
+        _ = interrupt.recv() => status!("Received interrupt signal, shutting down..."),
         _ = terminate.recv() => status!("Received terminate signal, shutting down..."),
         () = server.shutdown_requested() => status!("Shutdown requested, shutting down..."),
     }

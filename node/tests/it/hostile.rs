@@ -21,7 +21,7 @@ pub(crate) async fn hostile(target: Multiaddr) -> (PeerId, libp2p_stream::Contro
     let keypair = Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let tcp: Arc<dyn Transport> = Arc::new(Tcp::new());
-    let stack = Stack::build(
+    let (stack, _) = Stack::build(
         &[tcp],
         &Context::new(keypair, switchboard_testkit::tokio_rt()),
     )

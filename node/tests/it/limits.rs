@@ -206,7 +206,7 @@ async fn a_peer_that_stops_reading_is_disconnected() {
 async fn listening_peer(keypair: Keypair) -> (PeerId, libp2p_stream::Control, Multiaddr) {
     let peer = keypair.public().to_peer_id();
     let tcp: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Tcp::new());
-    let stack = Stack::build(
+    let (stack, _) = Stack::build(
         &[tcp],
         &Context::new(keypair, switchboard_testkit::tokio_rt()),
     )

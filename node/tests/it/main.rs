@@ -8,4 +8,5 @@ mod keys;
 mod limits;
 mod nodes;
 mod preauth;
+mod relay;
 mod runtimes;

@@ -8,12 +8,11 @@ use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use switchboard_node::filters::{Policy, Rule};
 use switchboard_node::transport::{
-    self, Boxed, Context, Environment, Kind, Memory, Security, Tcp, Transport, Unsupported,
-    WebSocket,
+    self, Context, Environment, Kind, Memory, Security, Tcp, Transport, Unsupported, WebSocket,
 };
 use switchboard_node::{BuildError, Builder, DialError, Event, Events, Node, PerfError, profile};
 
-use switchboard_testkit::{DEADLINE, addr_of, transport_of};
+use switchboard_testkit::{DEADLINE, addr_of, causes, transport_of};
 
 fn ma(s: &str) -> Multiaddr {
     s.parse().expect("test multiaddr")
@@ -27,17 +26,6 @@ fn daemon(addrs: &[&str]) -> Builder {
 }
 
 /// Waits for an event `pick` accepts.
-/// An error and its causes, as the command line prints them.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(e) = next {
-        text = format!("{text}: {e}");
-        next = e.source();
-    }
-    text
-}
-
 async fn wait_for<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
     tokio::time::timeout(DEADLINE, async {
         loop {
@@ -457,7 +445,7 @@ async fn build_errors_are_typed() {
         fn can_dial(&self, addr: &Multiaddr) -> Result<(), Unsupported> {
             Err(Unsupported::Address(addr.clone()))
         }
-        fn build(&self, ctx: &Context) -> Result<Boxed, transport::BuildError> {
+        fn build(&self, ctx: &Context) -> Result<transport::Built, transport::BuildError> {
             Memory::new().build(ctx)
         }
     }
@@ -503,7 +491,7 @@ async fn a_transport_from_outside_plugs_in() {
             self.dials.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
-        fn build(&self, ctx: &Context) -> Result<Boxed, transport::BuildError> {
+        fn build(&self, ctx: &Context) -> Result<transport::Built, transport::BuildError> {
             Memory::new().build(ctx)
         }
     }

@@ -27,6 +27,10 @@ pub(crate) struct Shared {
     supported_inbound_protocols: HashMap<StreamProtocol, mpsc::Sender<(PeerId, Stream)>>,
 
     connections: HashMap<ConnectionId, PeerId>,
+    /// Connections through a relay (Switchboard's patch): streams go over a direct connection
+    /// to the peer when there is one. A relayed connection is limited in time and bytes (128 KiB
+    /// by default), and is kept only until a direct one (hole punching, WebRTC) replaces it.
+    relayed: std::collections::HashSet<ConnectionId>,
     senders: HashMap<ConnectionId, mpsc::Sender<NewStream>>,
 
     /// Tracks channel pairs for a peer whilst we are dialing them.
@@ -50,6 +54,7 @@ impl Shared {
         Self {
             dial_sender,
             connections: Default::default(),
+            relayed: Default::default(),
             senders: Default::default(),
             pending_channels: Default::default(),
             supported_inbound_protocols: Default::default(),
@@ -106,12 +111,21 @@ impl Shared {
         }
     }
 
-    pub(crate) fn on_connection_established(&mut self, conn: ConnectionId, peer: PeerId) {
+    pub(crate) fn on_connection_established(
+        &mut self,
+        conn: ConnectionId,
+        peer: PeerId,
+        relayed: bool,
+    ) {
         self.connections.insert(conn, peer);
+        if relayed {
+            self.relayed.insert(conn);
+        }
     }
 
     pub(crate) fn on_connection_closed(&mut self, conn: ConnectionId) {
         self.connections.remove(&conn);
+        self.relayed.remove(&conn);
     }
 
     pub(crate) fn on_dial_failure(&mut self, peer: PeerId, reason: String) {
@@ -130,11 +144,16 @@ impl Shared {
     }
 
     pub(crate) fn sender(&mut self, peer: PeerId) -> mpsc::Sender<NewStream> {
-        let maybe_sender = self
-            .connections
-            .iter()
-            .filter_map(|(c, p)| (p == &peer).then_some(c))
+        let of_peer = || {
+            self.connections
+                .iter()
+                .filter_map(|(c, p)| (p == &peer).then_some(c))
+        };
+        // A direct connection when there is one; a relayed one otherwise.
+        let maybe_sender = of_peer()
+            .filter(|c| !self.relayed.contains(c))
             .choose(&mut rand::rng())
+            .or_else(|| of_peer().choose(&mut rand::rng()))
             .and_then(|c| self.senders.get(c));
 
         match maybe_sender {

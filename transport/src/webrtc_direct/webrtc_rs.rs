@@ -16,7 +16,7 @@ use super::{check_dial, is_listen_addr};
 #[cfg(feature = "tokio")]
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
+use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// The DTLS certificate a WebRTC-direct listener presents; its hash is part of the listen
 /// address (`/certhash/…`), so a daemon keeps it (in its repo) for dialers' addresses to stay
@@ -104,7 +104,14 @@ impl Transport for WebRtcDirect {
         check_dial(addr)
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl WebRtcDirect {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         #[cfg(feature = "tokio")]
         if ctx.runtime().reactor() == Reactor::Tokio {
             return self.build_on_tokio(ctx);

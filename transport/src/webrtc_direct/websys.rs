@@ -7,7 +7,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use super::check_dial;
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
+use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebRTC-direct from a web page: dials `/ip…/udp/<port>/webrtc-direct/certhash/…` (a page
 /// cannot listen). The browser checks the server's certificate against the hash; noise inside
@@ -41,7 +41,14 @@ impl Transport for WebRtcDirect {
         check_dial(addr)
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl WebRtcDirect {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
             Reactor::Browser => {
                 let config = libp2p::webrtc_websys::Config::new(ctx.keypair());

@@ -11,8 +11,8 @@ use super::{check_dial, is_secure};
 use switchboard_runtime::Reactor;
 
 use crate::{
-    Boxed, BuildError, CertificateError, Context, Environment, Kind, Transport, Unsupported, is_ip,
-    protocols,
+    Boxed, BuildError, Built, CertificateError, Context, Environment, Kind, Transport, Unsupported,
+    is_ip, protocols,
 };
 
 /// The largest websocket message (and frame) accepted: 1 MiB. A frame's buffer is allocated at
@@ -138,7 +138,14 @@ impl Transport for WebSocket {
         check_dial(addr, self.filter)
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl WebSocket {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
             #[cfg(feature = "tokio")]
             Reactor::Tokio => {

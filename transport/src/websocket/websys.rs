@@ -12,7 +12,7 @@ use switchboard_filters::Filter;
 use super::check_dial;
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Context, Environment, Kind, Transport, Unsupported};
+use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebSocket from a web page, upgraded with noise and yamux inside the websocket. Dials only
 /// (a page cannot listen), what its [`Filter`] lets through. The browser checks `/wss`
@@ -69,7 +69,14 @@ impl Transport for WebSocket {
         check_dial(addr, self.filter)
     }
 
-    fn build(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
+        self.boxed(ctx).map(Built::new)
+    }
+}
+
+impl WebSocket {
+    /// The libp2p transport, for the runtime's reactor.
+    fn boxed(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         match ctx.runtime().reactor() {
             Reactor::Browser => crate::upgrade::stream_transport(
                 libp2p::websocket_websys::Transport::default().map(|conn, _| EagerFlush(conn)),
