@@ -2,12 +2,13 @@
 //
 // Bundled by esbuild (`cargo xtask browser` does it) into bundle.js, which index.html loads.
 // Query parameters: addr=<peer multiaddr>, cid=<block to fetch> or cids=<comma-separated
-// blocks> (both optional). The page dials the peer over whatever the address says (ws, wss, or
-// webrtc-direct with its certhash), fetches with Bitswap what it is given (all `cids` at once),
+// blocks> (both optional). The page dials the peer over whatever the address says (ws, wss,
+// webrtc-direct with its certhash, or a relay's circuit over ws), fetches with Bitswap what it is given (all `cids` at once),
 // and reports {ok, connectMs, fetchMs, data (of `cid`), bytes | error} in
 // document.body.dataset.result (just {ok, connectMs} without either: the matrix's rows).
 // No bootstrap, routers, gateways or discovery: it talks to the one daemon it is given.
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
@@ -36,7 +37,7 @@ async function run () {
   })
   withLibp2pLight(helia, {
     addresses: { listen: [] },
-    transports: [webSockets(), webRTCDirect()],
+    transports: [webSockets(), webRTCDirect(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [],

@@ -91,6 +91,11 @@ impl Helia {
         self.process.ask(command, COMMAND)
     }
 
+    /// Its listen addresses, with `/p2p` (relay reservations among them).
+    pub fn addrs(&self) -> &[Multiaddr] {
+        &self.addrs
+    }
+
     /// Its listen address for `transport` (`tcp`, `ws`, or `p2p-circuit` for a relay
     /// reservation), without its own `/p2p`.
     pub fn addr(&self, transport: &str) -> Option<Multiaddr> {

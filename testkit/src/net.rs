@@ -185,7 +185,8 @@ impl Lan {
         Self::try_new().unwrap_or_else(|e| panic!("cannot make the test LAN: {e:#}"))
     }
 
-    fn try_new() -> anyhow::Result<Self> {
+    /// Makes it, or says which command failed.
+    pub fn try_new() -> anyhow::Result<Self> {
         let bridge = Bridge::create()?;
         let hosts = [Namespace::create("a")?, Namespace::create("b")?];
         for (i, host) in hosts.iter().enumerate() {
@@ -252,7 +253,8 @@ impl Nat {
         Self::try_new().unwrap_or_else(|e| panic!("cannot make the NAT topology: {e:#}"))
     }
 
-    fn try_new() -> anyhow::Result<Self> {
+    /// Makes it, or says which command failed.
+    pub fn try_new() -> anyhow::Result<Self> {
         let segments = [Bridge::create()?, Bridge::create()?, Bridge::create()?];
         let public = Namespace::create("pub")?;
         segments[0].attach(&public, "eth0", &format!("{}/24", Self::PUBLIC))?;

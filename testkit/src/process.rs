@@ -301,6 +301,37 @@ impl Daemon {
             .map(|a| a.clone().with(Protocol::P2p(peer)))
     }
 
+    /// Its listen addresses now, with `/p2p` (`swarm addrs local --id`): relay reservations
+    /// come after it started.
+    pub fn local_addrs(&self) -> anyhow::Result<Vec<Multiaddr>> {
+        let out = String::from_utf8(self.exec(&["swarm", "addrs", "local", "--id"], b"")?)?;
+        out.lines()
+            .map(|l| {
+                l.parse()
+                    .with_context(|| format!("`swarm addrs local` printed {l:?}"))
+            })
+            .collect()
+    }
+
+    /// Its first listen address `pick` accepts, waiting up to `deadline` for one (a relay
+    /// reservation, say), with `/p2p`.
+    pub fn wait_for_addr(
+        &self,
+        deadline: Duration,
+        pick: impl Fn(&Multiaddr) -> bool,
+    ) -> anyhow::Result<Multiaddr> {
+        let mut last = Vec::new();
+        let found = crate::within(deadline, || match self.local_addrs() {
+            Ok(addrs) => {
+                let found = addrs.iter().find(|a| pick(a)).cloned();
+                last = addrs;
+                found
+            }
+            Err(_) => None,
+        });
+        found.with_context(|| format!("no such listen address in {deadline:?}; it has {last:?}"))
+    }
+
     /// Runs `switchboard ARGS` against this daemon (in its network namespace, if any); its
     /// stdout.
     pub fn exec(&self, args: &[&str], stdin: &[u8]) -> anyhow::Result<Vec<u8>> {

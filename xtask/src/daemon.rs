@@ -25,6 +25,28 @@ pub(crate) fn start(
     listen: &[&str],
     trust: &[PathBuf],
 ) -> anyhow::Result<Daemon> {
+    start_with(bin, repo, listen, trust, &[])
+}
+
+/// A relay (`daemon --profile relay`) on 127.0.0.1 over TCP and ws.
+pub(crate) fn start_relay(bin: &Path, repo: &Path) -> anyhow::Result<Daemon> {
+    start_with(
+        bin,
+        repo,
+        &["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
+        &[],
+        &["--profile", "relay"],
+    )
+}
+
+/// As [`start`], with more `daemon` arguments.
+pub(crate) fn start_with(
+    bin: &Path,
+    repo: &Path,
+    listen: &[&str],
+    trust: &[PathBuf],
+    args: &[&str],
+) -> anyhow::Result<Daemon> {
     let switchboard = switchboard(bin);
     switchboard.init(repo)?;
     if !trust.is_empty() {
@@ -36,7 +58,11 @@ pub(crate) fn start(
             b"",
         )?;
     }
-    let args: Vec<&str> = listen.iter().flat_map(|addr| ["--listen", addr]).collect();
+    let args: Vec<&str> = listen
+        .iter()
+        .flat_map(|addr| ["--listen", addr])
+        .chain(args.iter().copied())
+        .collect();
     switchboard.start_daemon(&[], repo, &args)
 }
 
@@ -48,8 +74,12 @@ pub(crate) fn addr(daemon: &Daemon, transport: &str) -> anyhow::Result<Multiaddr
         .with_context(|| format!("the daemon listens on no {transport} address"))
 }
 
-/// The transport of a listen address, named by its last protocol before any `/certhash`.
+/// The transport of a listen address, named by its last protocol before any `/certhash`;
+/// `p2p-circuit` for anything through a relay.
 pub(crate) fn transport_of(addr: &Multiaddr) -> Option<&'static str> {
+    if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+        return Some("p2p-circuit");
+    }
     addr.iter()
         .filter(|p| !matches!(p, Protocol::Certhash(_) | Protocol::P2p(_)))
         .last()

@@ -4,6 +4,10 @@
 //! combination both peers support. The peers: the Switchboard daemon, the Switchboard node in
 //! Chromium (switchboard-js), Helia in Node, Helia in Chromium, and Kubo with each type of
 //! identity key. Rows between a daemon and Kubo also move a block each way over the connection.
+//! The `p2p-circuit` rows go through a relay daemon (a third process): the listener reserves on
+//! it, the dialer dials the listener's relayed address; the `dcutr` row puts two daemons behind
+//! NAT routers in network namespaces and times their relayed connection's upgrade to a direct
+//! one by hole punching.
 //! Adding a peer implementation means a [`Peer`] variant and its arms in `run_row`; adding a
 //! transport means a [`Transport`] variant.
 //!
@@ -44,15 +48,21 @@ enum Transport {
     Ws,
     Wss,
     WebRtcDirect,
+    /// Through a relay daemon's circuit (reached over TCP, or ws from a page).
+    Relay,
+    /// Through a relay, then direct by hole punching, between daemons behind NATs.
+    HolePunch,
 }
 
 impl Transport {
-    const ALL: [Transport; 5] = [
+    const ALL: [Transport; 7] = [
         Transport::Tcp,
         Transport::Quic,
         Transport::Ws,
         Transport::Wss,
         Transport::WebRtcDirect,
+        Transport::Relay,
+        Transport::HolePunch,
     ];
 
     fn name(self) -> &'static str {
@@ -62,6 +72,8 @@ impl Transport {
             Transport::Ws => "ws",
             Transport::Wss => "wss",
             Transport::WebRtcDirect => "webrtc-direct",
+            Transport::Relay => "p2p-circuit",
+            Transport::HolePunch => "dcutr",
         }
     }
 
@@ -75,6 +87,8 @@ impl Transport {
             Transport::Ws => "/ip4/127.0.0.1/tcp/0/ws".into(),
             Transport::Wss => "/ip4/127.0.0.1/tcp/0/wss".into(),
             Transport::WebRtcDirect => format!("/ip4/{}/udp/0/webrtc-direct", netns::HOST),
+            // Besides the reservation: a listener behind a relay listens somewhere too.
+            Transport::Relay | Transport::HolePunch => "/ip4/127.0.0.1/tcp/0".into(),
         }
     }
 }
@@ -145,7 +159,9 @@ impl Peer {
     fn can_listen(self, transport: Transport) -> bool {
         match self {
             Peer::SwitchboardDaemon => true,
-            Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            Peer::HeliaNode => {
+                matches!(transport, Transport::Tcp | Transport::Ws | Transport::Relay)
+            }
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
             Peer::Browser | Peer::HeliaBrowser | Peer::Example(_) => false,
         }
@@ -156,7 +172,9 @@ impl Peer {
             Peer::SwitchboardDaemon => true,
             // Helia in Node has no WebRTC here (node-datachannel downloads a native binary)
             // and would not trust the daemon's self-signed wss certificate.
-            Peer::HeliaNode => matches!(transport, Transport::Tcp | Transport::Ws),
+            Peer::HeliaNode => {
+                matches!(transport, Transport::Tcp | Transport::Ws | Transport::Relay)
+            }
             // Kubo would not trust the daemon's self-signed wss certificate either.
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
             // TCP, QUIC and ws run on async-io; WebRTC-direct needs tokio for now.
@@ -165,7 +183,7 @@ impl Peer {
             }
             Peer::Browser | Peer::HeliaBrowser => matches!(
                 transport,
-                Transport::Ws | Transport::Wss | Transport::WebRtcDirect
+                Transport::Ws | Transport::Wss | Transport::WebRtcDirect | Transport::Relay
             ),
         }
     }
@@ -183,6 +201,15 @@ impl Peer {
                 && (kubo == KeyType::Rsa || matches!(transport, Transport::Tcp | Transport::Quic))
         };
         match (self, listener) {
+            // Hole punching is between daemons behind NATs.
+            _ if transport == Transport::HolePunch => {
+                (self, listener) == (Peer::SwitchboardDaemon, Peer::SwitchboardDaemon)
+            }
+            // Through a relay: the Switchboard relay serves Switchboard and Helia on each side.
+            _ if transport == Transport::Relay => {
+                !matches!(self, Peer::Kubo(_) | Peer::Example(_))
+                    && !matches!(listener, Peer::Kubo(_))
+            }
             (Peer::Kubo(key), other) | (other, Peer::Kubo(key)) => kubo_row(key, other),
             (Peer::Example(_), other) => other == Peer::SwitchboardDaemon,
             _ => true,
@@ -196,7 +223,7 @@ fn kubo_listener(transport: Transport) -> Option<Listener> {
         Transport::Tcp => Some(Listener::Tcp),
         Transport::Quic => Some(Listener::Quic),
         Transport::Ws => Some(Listener::Ws),
-        Transport::Wss | Transport::WebRtcDirect => None,
+        Transport::Wss | Transport::WebRtcDirect | Transport::Relay | Transport::HolePunch => None,
     }
 }
 
@@ -355,6 +382,10 @@ fn select(only: Option<&str>) -> anyhow::Result<Vec<Row>> {
 fn prepare(rows: &[Row]) -> anyhow::Result<()> {
     let uses = |peer: fn(Peer) -> bool| rows.iter().any(|&(d, l, _)| peer(d) || peer(l));
     crate::switchboard()?;
+    if rows.iter().any(|&(_, _, t)| t == Transport::HolePunch) {
+        // The NAT routers' rules.
+        crate::install::debian(&["nftables"])?;
+    }
     if uses(|p| matches!(p, Peer::Example(_))) {
         crate::example("block_exchange")?;
     }
@@ -438,19 +469,62 @@ fn run_row(
     transport: Transport,
 ) -> anyhow::Result<Outcome> {
     let tmp = tempfile::tempdir().context("temporary directory")?;
+    if transport == Transport::HolePunch {
+        return hole_punch(bin, tmp.path());
+    }
+    // The relay of the rows through one, and the reservation the listener makes on it.
+    let relay = match transport {
+        Transport::Relay => Some(daemon::start_relay(bin, &tmp.path().join("relay"))?),
+        _ => None,
+    };
+    let circuit = |dialer: Peer| -> anyhow::Result<multiaddr::Multiaddr> {
+        let relay = relay.as_ref().context("a relay row")?;
+        // A page reaches the relay over ws, everyone else over TCP.
+        let over = match dialer {
+            Peer::Browser | Peer::HeliaBrowser => "ws",
+            _ => "tcp",
+        };
+        Ok(daemon::addr(relay, over)?.with(multiaddr::Protocol::P2pCircuit))
+    };
     let mut listening = match listener {
-        Peer::SwitchboardDaemon => Listening::Daemon(daemon::start(
-            bin,
-            &tmp.path().join("listener"),
-            &[&transport.listen_addr()],
-            &[],
-        )?),
+        Peer::SwitchboardDaemon => {
+            let mut listen = vec![transport.listen_addr()];
+            if relay.is_some() {
+                listen.push(circuit(dialer)?.to_string());
+            }
+            let listen: Vec<&str> = listen.iter().map(String::as_str).collect();
+            Listening::Daemon(daemon::start(
+                bin,
+                &tmp.path().join("listener"),
+                &listen,
+                &[],
+            )?)
+        }
+        Peer::HeliaNode if relay.is_some() => {
+            Listening::Helia(HeliaNode::start_listening(&[circuit(dialer)?])?)
+        }
         Peer::HeliaNode => Listening::Helia(HeliaNode::start()?),
         Peer::Kubo(key) => Listening::Kubo(KuboNode::start(key)?),
         Peer::Browser | Peer::HeliaBrowser => bail!("a browser page cannot listen"),
         Peer::Example(_) => bail!("the example does not listen"),
     };
     let target = match &listening {
+        // Its reservation: the relay's address it reserved through, `/p2p-circuit`.
+        Listening::Daemon(daemon) if relay.is_some() => {
+            let through = circuit(dialer)?;
+            daemon
+                .wait_for_addr(DEADLINE, |a| through_relay(a, &through))?
+                .to_string()
+        }
+        Listening::Helia(helia) if relay.is_some() => {
+            let through = circuit(dialer)?;
+            helia
+                .addrs()
+                .iter()
+                .find(|a| through_relay(a, &through))
+                .with_context(|| format!("Helia has no reservation: {:?}", helia.addrs()))?
+                .to_string()
+        }
         Listening::Daemon(daemon) => daemon
             .addr_where(|_| true)
             .context("the listener reported no address")?
@@ -465,6 +539,11 @@ fn run_row(
             .and_then(|l| kubo.addr(l))
             .context("Kubo does not listen on the transport")?,
     };
+    // A row through a relay dials the relay's circuit, nothing else.
+    anyhow::ensure!(
+        (relay.is_some()) == target.contains("/p2p-circuit/"),
+        "the row would dial {target}"
+    );
     let outcome = |connect| Outcome {
         connect,
         blocks: None,
@@ -486,6 +565,9 @@ fn run_row(
             let connect = dialing.connect(&target.parse()?)?;
             let blocks = match &mut listening {
                 Listening::Kubo(kubo) => Some(blocks_both_ways(&dialing, kubo)?),
+                Listening::Daemon(listener) if relay.is_some() => {
+                    Some(block_across(listener, &dialing)?)
+                }
                 _ => None,
             };
             Ok(Outcome { connect, blocks })
@@ -509,6 +591,93 @@ fn run_row(
         Peer::Browser => chromium.dial(Page::Switchboard, &target).map(outcome),
         Peer::HeliaBrowser => chromium.dial(Page::Helia, &target).map(outcome),
     }
+}
+
+/// Whether `addr` is a reservation through `circuit` (a relay's address, `/p2p-circuit`).
+fn through_relay(addr: &multiaddr::Multiaddr, circuit: &multiaddr::Multiaddr) -> bool {
+    addr.iter().take(circuit.iter().count()).eq(circuit.iter())
+}
+
+/// A block put on `from`, fetched by `to` over their connection; how long the fetch took.
+fn block_across(from: &Daemon, to: &Daemon) -> anyhow::Result<Duration> {
+    let data = format!("across the matrix {}", std::process::id()).into_bytes();
+    let cid = from.put(&data)?;
+    let started = std::time::Instant::now();
+    let fetched = to.get(&cid, DEADLINE)?;
+    anyhow::ensure!(fetched == data, "fetched {} other bytes", fetched.len());
+    Ok(started.elapsed())
+}
+
+/// The hole-punching row: a relay on the public side, two daemons each behind its own NAT
+/// router (`testkit::net::Nat`); one dials the other through the relay and the row times the
+/// dial until `swarm peers` shows a direct connection, then moves 1 MiB (eight times what a
+/// circuit carries) over it.
+fn hole_punch(bin: &Path, tmp: &Path) -> anyhow::Result<Outcome> {
+    use switchboard_testkit::net::Nat;
+    let nat = Nat::try_new()?;
+    let switchboard = daemon::switchboard(bin);
+    let start =
+        |ns: &switchboard_testkit::net::Namespace, name: &str, listen: &[String], args: &[&str]| {
+            let repo = tmp.join(name);
+            switchboard.init(&repo)?;
+            let listen: Vec<&str> = listen
+                .iter()
+                .flat_map(|a| ["--listen", a.as_str()])
+                .collect();
+            let args: Vec<&str> = listen.into_iter().chain(args.iter().copied()).collect();
+            switchboard.start_daemon(&ns.prefix(), &repo, &args)
+        };
+    let relay_listen = format!("/ip4/{}/tcp/4001", Nat::PUBLIC);
+    let relay = start(
+        nat.public(),
+        "relay",
+        &[relay_listen.clone()],
+        &["--profile", "relay"],
+    )?;
+    let relay_addr = format!("{relay_listen}/p2p/{}", relay.peer_id());
+    let hidden = start(
+        nat.host(1),
+        "hidden",
+        &[
+            "/ip4/198.19.2.2/tcp/4001".into(),
+            format!("{relay_addr}/p2p-circuit"),
+        ],
+        &[],
+    )?;
+    let circuit: multiaddr::Multiaddr = format!("{relay_addr}/p2p-circuit").parse()?;
+    let reachable = hidden.wait_for_addr(DEADLINE, |a| through_relay(a, &circuit))?;
+    let dialer = start(
+        nat.host(0),
+        "dialer",
+        &["/ip4/198.19.1.2/tcp/4001".into()],
+        &[],
+    )?;
+    // Knowing the relay first, the dialer learns its public address from it (identify).
+    dialer.exec(&["swarm", "connect", &relay_addr], b"")?;
+    let started = std::time::Instant::now();
+    dialer.exec(&["swarm", "connect", &reachable.to_string()], b"")?;
+    let hidden_id = hidden.peer_id();
+    let direct = switchboard_testkit::within(DEADLINE, || {
+        let peers = String::from_utf8(dialer.exec(&["swarm", "peers"], b"").ok()?).ok()?;
+        peers
+            .lines()
+            .any(|l| !l.contains("p2p-circuit") && l.ends_with(&hidden_id))
+            .then_some(())
+    });
+    direct.context("no direct connection by hole punching")?;
+    let connect = started.elapsed();
+    let big: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let cid = hidden.put(&big)?;
+    let started = std::time::Instant::now();
+    let fetched = dialer.get(&cid, DEADLINE)?;
+    anyhow::ensure!(
+        fetched == big,
+        "1 MiB did not come across the direct connection"
+    );
+    Ok(Outcome {
+        connect,
+        blocks: Some(started.elapsed()),
+    })
 }
 
 /// The `block_exchange` example on `runtime` dials `target` (the daemon) and fetches a block

@@ -2,20 +2,26 @@
 //! reached through a relay's reservation, the relay refuses what is over its limits with the
 //! spec's status and keeps serving everyone else, and circuits close at their limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use switchboard_node::config::Relay as RelayConfig;
-use switchboard_node::transport::{Unsupported, is_relayed};
+use switchboard_node::transport::{
+    Relay as RelayClient, Transport, Unsupported, WebSocket, is_relayed,
+};
 use switchboard_node::{BuildError, DialError, Event, Events, ListenError, Node, profile};
 
 use switchboard_testkit::{DEADLINE, addr_of, causes, init_tracing};
 
-/// A relay on loopback TCP with `limits`.
+/// A relay on loopback TCP and ws with `limits`.
 async fn relay(limits: RelayConfig) -> Node {
     Node::builder(profile::Relay)
-        .with_listen_addr("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+        .with_listen_addrs([
+            "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            "/ip4/127.0.0.1/tcp/0/ws".parse().expect("addr"),
+        ])
         .with_relay(RelayConfig {
             serve: true,
             ..limits
@@ -104,6 +110,36 @@ async fn a_peer_that_listens_nowhere_is_reached_through_a_relay() {
 
     let usage = relay.resources().await.relay.expect("a relay");
     assert_eq!((usage.reservations, usage.circuits), (1, 1));
+}
+
+/// A page reaches a relay over websockets only: a node with no other transport dials a peer
+/// that reserved over TCP through the relay's ws address.
+#[tokio::test]
+async fn a_websocket_only_peer_dials_through_the_relays_ws_address() {
+    init_tracing();
+    let relay = relay(RelayConfig::default()).await;
+    let hidden = unlistening().await;
+    reserve(&hidden, &relay).await;
+    let through_ws = addr_of(&relay, "ws")
+        .await
+        .with(Protocol::P2pCircuit)
+        .with(Protocol::P2p(hidden.peer_id()));
+    let ws_only = Node::builder(profile::Daemon)
+        .with_mdns(false)
+        .with_listen_addrs([])
+        .with_transports([
+            Arc::new(WebSocket::new()) as Arc<dyn Transport>,
+            Arc::new(RelayClient::new()),
+        ])
+        .build()
+        .await
+        .expect("node");
+    assert_eq!(
+        within("dial", ws_only.connect(through_ws))
+            .await
+            .expect("dial through ws"),
+        hidden.peer_id()
+    );
 }
 
 #[tokio::test]
