@@ -631,7 +631,7 @@ fn hole_punch(bin: &Path, tmp: &Path) -> anyhow::Result<Outcome> {
     let relay = start(
         nat.public(),
         "relay",
-        &[relay_listen.clone()],
+        std::slice::from_ref(&relay_listen),
         &["--profile", "relay"],
     )?;
     let relay_addr = format!("{relay_listen}/p2p/{}", relay.peer_id());
