@@ -16,7 +16,7 @@ use super::{check_dial, is_listen_addr};
 #[cfg(feature = "tokio")]
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
+use crate::{BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// The DTLS certificate a WebRTC-direct listener presents; its hash is part of the listen
 /// address (`/certhash/…`), so a daemon keeps it (in its repo) for dialers' addresses to stay
@@ -125,7 +125,7 @@ impl WebRtcDirect {
 
 #[cfg(feature = "tokio")]
 impl WebRtcDirect {
-    fn build_on_tokio(&self, ctx: &Context) -> Result<Boxed, BuildError> {
+    fn build_on_tokio(&self, ctx: &Context) -> Result<crate::Boxed, BuildError> {
         // webrtc-rs' DTLS asks rustls for the process-wide crypto provider, and with both ring
         // (libp2p-tls) and aws-lc-rs (quinn) linked there is none by default: it would panic
         // on the first handshake. Choose ring unless the application chose already.
