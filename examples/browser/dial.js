@@ -1,6 +1,7 @@
 // The matrix's and the browser bench's page: dials `addr` with switchboard-js and reports
-// {ok, ms, peer} (and with `cids`, comma-separated, fetches them all at once and adds fetchMs
-// and bytes) in document.body.dataset.result.
+// {ok, ms, peer, via} (and with `cids`, comma-separated, fetches them all at once and adds
+// fetchMs and bytes) in document.body.dataset.result; `via` is the address of the connection
+// to the peer once done (a `/webrtc` one, or a relay's circuit).
 import init, { create } from './pkg/switchboard_js.js';
 
 const params = new URLSearchParams(location.search);
@@ -18,6 +19,7 @@ try {
     result.fetchMs = performance.now() - started;
     result.bytes = blocks.reduce((n, b) => n + b.length, 0);
   }
+  result.via = (await node.peers()).find((p) => p.peer === peer)?.addr;
   await node.stop();
 } catch (e) {
   result = { ok: false, error: e.message ?? String(e) };

@@ -1,12 +1,17 @@
 //! The JavaScript API: `create`, the node handle and its `block` API.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
 use switchboard_node::exchange::Cid;
 use switchboard_node::transport::{Filter, Transport, WebSocket};
-use switchboard_node::{DEFAULT_GET_TIMEOUT, Event, IndexedDbBlockstore, Node, profile};
+use switchboard_node::{
+    DEFAULT_GET_TIMEOUT, Event, IndexedDbBlockstore, ListenError, Node, profile,
+};
 use wasm_bindgen::prelude::*;
 
 /// Starts a browser node. `options` (optional):
@@ -35,13 +40,18 @@ pub async fn create(options: Option<Object>) -> Result<SwitchboardNode, JsError>
         builder = builder.with_transport(websocket);
     }
     let node = builder.build().await.map_err(js_error)?;
-    Ok(SwitchboardNode { node })
+    Ok(SwitchboardNode {
+        node,
+        webrtc: Cell::new(false),
+    })
 }
 
 /// A running node in the page.
 #[wasm_bindgen]
 pub struct SwitchboardNode {
     node: Node,
+    /// Whether it listens on `/webrtc` (once, whatever the relays).
+    webrtc: Cell<bool>,
 }
 
 #[wasm_bindgen]
@@ -57,6 +67,42 @@ impl SwitchboardNode {
     pub async fn dial(&self, addr: String) -> Result<String, JsError> {
         let addr = addr.parse().map_err(js_error)?;
         Ok(self.node.connect(addr).await.map_err(js_error)?.to_string())
+    }
+
+    /// Listens through the circuit relay at `relay` (`/…/p2p/RELAY_ID`, reached over ws, wss or
+    /// WebRTC-direct): reserves a slot on it and listens on `/webrtc`, so that other pages and
+    /// daemons dial this page at `<relay>/p2p-circuit/webrtc/p2p/<peer id>` and connect to it
+    /// directly. Resolves once the relay accepted, to the page's addresses; the reservation is
+    /// made again whenever it is lost.
+    pub async fn listen(&self, relay: String) -> Result<Array, JsError> {
+        let relay: Multiaddr = relay.parse().map_err(js_error)?;
+        let circuit = match relay.iter().last() {
+            Some(Protocol::P2pCircuit) => relay,
+            _ => relay.with(Protocol::P2pCircuit),
+        };
+        let reserving = self.node.listen(circuit);
+        if self.webrtc.replace(true) {
+            reserving.await.map_err(js_error)?;
+        } else {
+            let webrtc = self.node.listen(Multiaddr::empty().with(Protocol::WebRTC));
+            let (reserved, listening): (Result<_, ListenError>, Result<_, ListenError>) =
+                futures::join!(reserving, webrtc);
+            reserved.map_err(js_error)?;
+            listening.map_err(js_error)?;
+        }
+        Ok(self.addresses().await)
+    }
+
+    /// The addresses others reach the page at, with its peer id: `/webrtc` ones through its
+    /// relays, and the relayed circuits themselves.
+    pub async fn addresses(&self) -> Array {
+        self.node
+            .identity()
+            .await
+            .addresses
+            .iter()
+            .map(|a| JsValue::from(a.to_string()))
+            .collect()
     }
 
     /// The connected peers: `[{ peer, addr, direction }]`.
@@ -76,8 +122,9 @@ impl SwitchboardNode {
         Ok(peers)
     }
 
-    /// Calls `callback` with each event, `{ type, peer, addr?, agentVersion?, protocols? }`:
-    /// `connected`, `disconnected`, `identified`.
+    /// Calls `callback` with each event, `{ type, peer?, addr?, agentVersion?, protocols? }`:
+    /// `connected`, `disconnected`, `identified`, `listening` and `expired` (an address of the
+    /// page's came or went: a relay reservation, a `/webrtc` address).
     #[wasm_bindgen(js_name = onEvent)]
     pub fn on_event(&self, callback: Function) {
         let mut events = self.node.subscribe();
@@ -191,6 +238,14 @@ fn event_object(event: &Event) -> Result<Option<Object>, JsError> {
                     .collect::<Array>()
                     .into(),
             ),
+        ],
+        Event::ListenAddr(addr) => vec![
+            ("type", "listening".into()),
+            ("addr", addr.to_string().into()),
+        ],
+        Event::ListenAddrExpired(addr) => vec![
+            ("type", "expired".into()),
+            ("addr", addr.to_string().into()),
         ],
         _ => return Ok(None),
     };

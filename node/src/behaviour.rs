@@ -94,6 +94,7 @@ impl Behaviour {
         rt: &Rt,
         keypair: &Keypair,
         policy: Arc<Policy>,
+        stream: libp2p_stream::Behaviour,
         companions: Companions,
         settings: Settings<'_>,
     ) -> Result<(Self, Option<crate::relay::Ledger>), BuildError> {
@@ -135,7 +136,7 @@ impl Behaviour {
             resources: Resources::new(rt.clone(), limits.clone()),
             identify: Advertised::new(identify, policy, peer),
             mdns: mdns.into(),
-            stream: libp2p_stream::Behaviour::new(),
+            stream,
             companions,
             relay: relay.into(),
             dcutr: dcutr.into(),

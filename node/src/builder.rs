@@ -247,9 +247,13 @@ impl Builder {
             }
         }
         let keypair = self.keypair.unwrap_or_else(Keypair::generate_ed25519);
+        // Made first: transports that speak over the node's connections (`/webrtc`'s
+        // signalling) get its control.
+        let streams = libp2p_stream::Behaviour::new();
         let ctx = Context::new(keypair.clone(), rt.clone())
             .with_security(self.security)
-            .with_upgrade_timeout(self.limits.upgrade_timeout());
+            .with_upgrade_timeout(self.limits.upgrade_timeout())
+            .with_streams(streams.new_control());
         if let Some(retired) = self
             .listen
             .iter()
@@ -270,6 +274,7 @@ impl Builder {
             &rt,
             &keypair,
             policy.clone(),
+            streams,
             companions,
             Settings {
                 limits: &self.limits,

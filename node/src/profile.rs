@@ -1,8 +1,8 @@
 //! Environment profiles: the transports, discovery and filters a node starts from.
 //!
 //! A profile is applied first and every `Builder::with_*` call after it overrides it, as iroh's
-//! presets. Switchboard ships `Daemon` (native processes) and `Browser` (web pages, built for
-//! `wasm32-unknown-unknown`) and `Relay` (a native daemon that serves as a circuit relay);
+//! presets. Switchboard ships `Daemon` (native processes), `Relay` (a native daemon that
+//! serves as a circuit relay) and `Browser` (web pages, built for `wasm32-unknown-unknown`);
 //! each exists where its transports do.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use switchboard_transport::Quic;
 #[cfg(not(wasm_browser))]
 use switchboard_transport::Tcp;
 use switchboard_transport::{
-    Environment, Relay as RelayClient, Transport, WebRtcDirect, WebSocket,
+    Environment, Relay as RelayClient, Transport, WebRtc, WebRtcDirect, WebSocket,
 };
 
 use crate::Builder;
@@ -31,8 +31,10 @@ pub trait Profile: fmt::Debug {
 }
 
 /// A native daemon: TCP, QUIC v1 (with the `quic` feature), WebSocket (`ws`, and `wss` given a
-/// certificate), WebRTC-direct and circuit relay's client (reserving on relays, dialing through
-/// them), mDNS on, every address allowed, websocket dial filter `all`.
+/// certificate), WebRTC-direct, circuit relay's client (reserving on relays, dialing through
+/// them) and `/webrtc` (dialing browsers and peers behind NATs through relays; listening too,
+/// given `/webrtc` and a reservation), mDNS on, every address allowed, websocket dial filter
+/// `all`.
 /// WebRTC-direct runs on tokio only: on another runtime, build without it
 /// (`Builder::without_transport(Kind::WebRtcDirect)`).
 #[cfg(not(wasm_browser))]
@@ -50,7 +52,7 @@ impl Profile for Daemon {
     }
 
     fn apply(&self, builder: Builder) -> Builder {
-        let transports: [Option<Arc<dyn Transport>>; 5] = [
+        let transports: [Option<Arc<dyn Transport>>; 6] = [
             Some(Arc::new(Tcp::new())),
             #[cfg(feature = "quic")]
             Some(Arc::new(Quic::new())),
@@ -59,6 +61,7 @@ impl Profile for Daemon {
             Some(Arc::new(WebSocket::new())),
             Some(Arc::new(WebRtcDirect::new())),
             Some(Arc::new(RelayClient::new())),
+            Some(Arc::new(WebRtc::new())),
         ];
         builder
             .with_transports(transports.into_iter().flatten())
@@ -95,9 +98,11 @@ impl Profile for Relay {
     }
 }
 
-/// A node in a web page: it dials over WebRTC-direct, WebSocket and through circuit relays (a
-/// page cannot listen itself, but a relay can listen on its behalf: reserve with
-/// `Node::listen` on `/…/p2p/RELAY/p2p-circuit`); WebSocket with the dial filter
+/// A node in a web page: it dials over WebRTC-direct, WebSocket, through circuit relays and
+/// over `/webrtc` (a page cannot listen itself, but a relay can listen on its behalf: reserve
+/// with `Node::listen` on `/…/p2p/RELAY/p2p-circuit`, and listen on `/webrtc` to be reached
+/// at `/…/p2p/RELAY/p2p-circuit/webrtc/p2p/SELF` by a direct WebRTC connection); WebSocket
+/// with the dial filter
 /// of a browser js-libp2p node ([`Filter::dns_wss`](switchboard_transport::Filter::dns_wss):
 /// secure websockets to DNS names, so no insecure `ws` and no private IP addresses); mDNS off;
 /// blocks in memory. `with_transport(Arc::new(WebSocket::new().with_filter(Filter::all())))`
@@ -122,6 +127,7 @@ impl Profile for Browser {
                 Arc::new(WebSocket::new()) as Arc<dyn Transport>,
                 Arc::new(WebRtcDirect::new()),
                 Arc::new(RelayClient::new()),
+                Arc::new(WebRtc::new()),
             ])
             .with_mdns(false)
     }

@@ -427,7 +427,12 @@ impl Runner {
                 let _ = reply.send(Err(DialError::SelfDial(addr)));
                 return;
             }
-            Some(peer) if self.swarm.is_connected(&peer) => {
+            // Connected already: done, unless this is a direct address (or `/webrtc`) and
+            // every connection so far goes through a relay.
+            Some(peer)
+                if self.swarm.is_connected(&peer)
+                    && (is_relayed(&addr) || self.connected_directly(peer)) =>
+            {
                 let _ = reply.send(Ok(peer));
                 return;
             }
@@ -656,6 +661,13 @@ impl Runner {
             }
             _ => {}
         }
+    }
+
+    /// Whether some connection to `peer` does not go through a relay.
+    fn connected_directly(&self, peer: PeerId) -> bool {
+        self.connections
+            .values()
+            .any(|c| c.peer == peer && !is_relayed(&c.addr))
     }
 
     /// A relay tells the peers that reserve with it where it can be reached: its listen

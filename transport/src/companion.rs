@@ -45,13 +45,16 @@ impl From<Boxed> for Built {
 #[non_exhaustive]
 pub enum Companion {
     /// Circuit relay v2's client: reservations on relays and circuits through them.
-    RelayClient(relay::client::Behaviour),
+    RelayClient(Box<relay::client::Behaviour>),
+    /// `/webrtc`'s: it dials the relay circuits its signalling streams go over.
+    WebRtc(crate::webrtc::Circuits),
 }
 
 impl Companion {
     fn kind(&self) -> Kind {
         match self {
             Companion::RelayClient(_) => Kind::Relay,
+            Companion::WebRtc(_) => Kind::WebRtc,
         }
     }
 }
@@ -61,12 +64,14 @@ impl Companion {
 #[behaviour(to_swarm = "CompanionEvent", prelude = "libp2p::swarm::derive_prelude")]
 pub struct Companions {
     relay_client: Toggle<relay::client::Behaviour>,
+    webrtc: Toggle<crate::webrtc::Circuits>,
 }
 
 impl Default for Companions {
     fn default() -> Self {
         Self {
             relay_client: None.into(),
+            webrtc: None.into(),
         }
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for Companions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Companions")
             .field("relay_client", &self.relay_client.is_enabled())
+            .field("webrtc", &self.webrtc.is_enabled())
             .finish()
     }
 }
@@ -83,20 +89,29 @@ impl Companions {
     /// Takes `companion` in; two of one kind are refused.
     pub(crate) fn add(&mut self, companion: Companion) -> Result<(), BuildError> {
         let kind = companion.kind();
-        let slot = match companion {
-            Companion::RelayClient(behaviour) => (&mut self.relay_client, behaviour),
+        let taken = match companion {
+            Companion::RelayClient(behaviour) => fill(&mut self.relay_client, *behaviour),
+            Companion::WebRtc(behaviour) => fill(&mut self.webrtc, behaviour),
         };
-        if slot.0.is_enabled() {
-            return Err(BuildError::DuplicateCompanion { kind });
+        match taken {
+            true => Ok(()),
+            false => Err(BuildError::DuplicateCompanion { kind }),
         }
-        *slot.0 = Some(slot.1).into();
-        Ok(())
     }
 
     /// Whether a transport brought circuit relay's client.
     pub fn has_relay_client(&self) -> bool {
         self.relay_client.is_enabled()
     }
+}
+
+/// Puts `behaviour` in `slot` unless it holds one already; whether it did.
+fn fill<B: NetworkBehaviour>(slot: &mut Toggle<B>, behaviour: B) -> bool {
+    if slot.is_enabled() {
+        return false;
+    }
+    *slot = Some(behaviour).into();
+    true
 }
 
 /// What a [`Companion`] reports to the node.
@@ -110,5 +125,11 @@ pub enum CompanionEvent {
 impl From<relay::client::Event> for CompanionEvent {
     fn from(event: relay::client::Event) -> Self {
         CompanionEvent::RelayClient(event)
+    }
+}
+
+impl From<std::convert::Infallible> for CompanionEvent {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }

@@ -23,12 +23,25 @@ pub enum Security {
 }
 
 /// What a transport is built for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
     keypair: Keypair,
     runtime: Handle,
     security: Security,
     upgrade_timeout: Duration,
+    streams: Option<libp2p_stream::Control>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("peer", &self.keypair.public().to_peer_id())
+            .field("runtime", &self.runtime.name())
+            .field("security", &self.security)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("streams", &self.streams.is_some())
+            .finish()
+    }
 }
 
 impl Context {
@@ -36,13 +49,15 @@ impl Context {
     /// transports use.
     ///
     /// Defaults: [`Security::NoiseThenTls`] (noise only in a web page, which has no libp2p
-    /// TLS), a 20 s timeout for the security and muxer upgrades of a new connection.
+    /// TLS), a 20 s timeout for the security and muxer upgrades of a new connection, no
+    /// streams (see [`Context::with_streams`]).
     pub fn new(keypair: Keypair, runtime: Handle) -> Self {
         Self {
             keypair,
             runtime,
             security: Security::NoiseThenTls,
             upgrade_timeout: Duration::from_secs(20),
+            streams: None,
         }
     }
 
@@ -56,6 +71,19 @@ impl Context {
     pub fn with_upgrade_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade_timeout = timeout;
         self
+    }
+
+    /// Gives transports the node's streams (its libp2p-stream behaviour's control): a
+    /// transport that speaks a protocol over the node's other connections, as `/webrtc`
+    /// signals over relayed ones, opens and accepts its streams there.
+    pub fn with_streams(mut self, control: libp2p_stream::Control) -> Self {
+        self.streams = Some(control);
+        self
+    }
+
+    /// The node's streams, if it gave them.
+    pub fn streams(&self) -> Option<&libp2p_stream::Control> {
+        self.streams.as_ref()
     }
 
     /// The node's keypair.

@@ -43,6 +43,13 @@ pub enum BuildError {
     #[cfg(not(wasm_browser))]
     #[error(transparent)]
     Certificate(#[from] CertificateError),
+    /// The transport speaks a protocol over the node's connections and was built without
+    /// them ([`Context::with_streams`](crate::Context::with_streams)).
+    #[error("the {kind} transport needs the node's streams")]
+    NeedsStreams {
+        /// The transport.
+        kind: Kind,
+    },
     /// Two transports brought the same behaviour (two relay clients, say).
     #[error("two transports bring the {kind} behaviour")]
     DuplicateCompanion {

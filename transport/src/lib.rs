@@ -3,7 +3,8 @@
 //! A library author picks which transports a node speaks, per environment profile. This crate
 //! holds the [`Transport`] trait those choices are made through and the implementations that
 //! ship with Switchboard: [`Tcp`], [`Quic`], [`WebSocket`] (`/ws`, `/wss`, `/tls/ws`),
-//! [`WebRtcDirect`], [`Relay`] (circuit relay v2's client, `/p2p-circuit`) and [`Memory`]. The trait sits *above* `libp2p_core::Transport`: an implementation declares its
+//! [`WebRtcDirect`], [`Relay`] (circuit relay v2's client, `/p2p-circuit`), [`WebRtc`]
+//! (`/webrtc`, signalled through relays) and [`Memory`]. The trait sits *above* `libp2p_core::Transport`: an implementation declares its
 //! [`Kind`], the [`Environment`]s it runs in and the multiaddrs it can listen on and dial, and
 //! builds the authenticated, multiplexed, boxed libp2p transport for a [`Context`] (keypair,
 //! runtime, security protocols), with the protocol state it needs in the node's behaviour, if
@@ -49,6 +50,7 @@ mod stack;
 #[cfg(not(wasm_browser))]
 mod tcp;
 mod upgrade;
+mod webrtc;
 mod webrtc_direct;
 mod websocket;
 
@@ -73,6 +75,7 @@ pub use switchboard_filters::Filter;
 pub use switchboard_runtime as runtime;
 #[cfg(not(wasm_browser))]
 pub use tcp::Tcp;
+pub use webrtc::{Circuits as WebRtcCircuits, SignallingError, WebRtc};
 pub use webrtc_direct::WebRtcDirect;
 #[cfg(all(not(wasm_browser), feature = "tokio"))]
 pub use webrtc_direct::{WebRtcCertificate, WebRtcCertificateError};
@@ -103,6 +106,15 @@ pub trait Transport: fmt::Debug + Send + Sync + 'static {
     /// Builds the authenticated, multiplexed libp2p transport, and the behaviour it works
     /// with, if any.
     fn build(&self, ctx: &Context) -> Result<Built, BuildError>;
+
+    /// The address this transport is reachable at because another transport listens on
+    /// `relayed`, a relay reservation (`/…/p2p/RELAY/p2p-circuit`), while this one listens:
+    /// `/webrtc`'s is the reservation followed by `/webrtc`. `None` (the default) for the
+    /// transports that listen on their own.
+    fn listens_through(&self, relayed: &Multiaddr) -> Option<Multiaddr> {
+        let _ = relayed;
+        None
+    }
 }
 
 /// The short name of the transport an address is for, as the matrix and the demo print it:

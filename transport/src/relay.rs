@@ -77,11 +77,16 @@ impl Transport for Relay {
     fn build(&self, ctx: &Context) -> Result<Built, BuildError> {
         let (transport, behaviour) = relay::client::new(ctx.keypair().public().to_peer_id());
         let transport = crate::upgrade::stream_transport(transport, ctx, Kind::Relay)?;
-        Ok(Built::new(transport).with_companion(Companion::RelayClient(behaviour)))
+        Ok(Built::new(transport).with_companion(Companion::RelayClient(Box::new(behaviour))))
     }
 }
 
-/// Whether `addr` goes through a relay (`/p2p-circuit` in it).
+/// Whether a connection at `addr` goes through a relay: `/p2p-circuit` in it, but not a
+/// `/webrtc` after it (a `/webrtc` address names a relay only to signal a direct connection).
+/// libp2p's `ConnectedPoint::is_relayed` counts `/webrtc` connections as relayed.
 pub fn is_relayed(addr: &Multiaddr) -> bool {
-    addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
+    let mut protocols = addr
+        .iter()
+        .skip_while(|p| !matches!(p, Protocol::P2pCircuit));
+    protocols.next().is_some() && !protocols.any(|p| matches!(p, Protocol::WebRTC))
 }

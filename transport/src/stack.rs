@@ -1,6 +1,6 @@
 //! Several built transports as one libp2p transport, routing by what each declares.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -69,6 +69,12 @@ pub struct Stack {
     listeners: HashMap<ListenerId, usize>,
     next_poll: usize,
     policy: Option<Arc<Policy>>,
+    /// Relay reservations some transport listens on now, by listener.
+    relayed: Vec<(ListenerId, Multiaddr)>,
+    /// Addresses transports listen on through those reservations (`/webrtc`'s), to report.
+    derived: VecDeque<
+        TransportEvent<BoxFuture<'static, Result<Output, std::io::Error>>, std::io::Error>,
+    >,
 }
 
 impl std::fmt::Debug for Stack {
@@ -102,6 +108,8 @@ impl Stack {
             listeners: HashMap::new(),
             next_poll: 0,
             policy: None,
+            relayed: Vec::new(),
+            derived: VecDeque::new(),
         };
         Ok((stack, companions))
     }
@@ -130,6 +138,27 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Reports the addresses transports listen on through the reservation `relayed`, which
+    /// came (`new`) or went.
+    fn derive(&mut self, relayed: &Multiaddr, new: bool) {
+        for (&listener_id, &index) in &self.listeners {
+            if let Some(listen_addr) = self.transports[index].listens_through(relayed) {
+                self.derived.push_back(match new {
+                    true => TransportEvent::NewAddress {
+                        listener_id,
+                        listen_addr,
+                    },
+                    false => TransportEvent::AddressExpired {
+                        listener_id,
+                        listen_addr,
+                    },
+                });
+            }
+        }
+    }
+}
+
 impl libp2p::Transport for Stack {
     type Output = Output;
     type Error = std::io::Error;
@@ -146,6 +175,15 @@ impl libp2p::Transport for Stack {
         };
         self.built[index].listen_on(id, addr)?;
         self.listeners.insert(id, index);
+        // Listening through the reservations there are already.
+        for (_, relayed) in &self.relayed {
+            if let Some(listen_addr) = self.transports[index].listens_through(relayed) {
+                self.derived.push_back(TransportEvent::NewAddress {
+                    listener_id: id,
+                    listen_addr,
+                });
+            }
+        }
         Ok(())
     }
 
@@ -181,14 +219,47 @@ impl libp2p::Transport for Stack {
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
+        if let Some(event) = self.derived.pop_front() {
+            return Poll::Ready(event);
+        }
         // Start at a different transport each time so a busy one cannot starve the others.
         let len = self.built.len();
         for i in 0..len {
             let index = (self.next_poll + i) % len;
             if let Poll::Ready(event) = Pin::new(&mut self.built[index]).poll(cx) {
                 self.next_poll = (index + 1) % len;
-                if let TransportEvent::ListenerClosed { listener_id, .. } = &event {
-                    self.listeners.remove(listener_id);
+                match &event {
+                    TransportEvent::ListenerClosed { listener_id, .. } => {
+                        self.listeners.remove(listener_id);
+                        let gone: Vec<Multiaddr> = self
+                            .relayed
+                            .iter()
+                            .filter(|(id, _)| id == listener_id)
+                            .map(|(_, addr)| addr.clone())
+                            .collect();
+                        self.relayed.retain(|(id, _)| id != listener_id);
+                        for addr in gone {
+                            self.derive(&addr, false);
+                        }
+                    }
+                    TransportEvent::NewAddress {
+                        listener_id,
+                        listen_addr,
+                    } if crate::is_relayed(listen_addr) => {
+                        self.relayed.push((*listener_id, listen_addr.clone()));
+                        let addr = listen_addr.clone();
+                        self.derive(&addr, true);
+                    }
+                    TransportEvent::AddressExpired {
+                        listener_id,
+                        listen_addr,
+                    } if crate::is_relayed(listen_addr) => {
+                        self.relayed
+                            .retain(|(id, a)| !(id == listener_id && a == listen_addr));
+                        let addr = listen_addr.clone();
+                        self.derive(&addr, false);
+                    }
+                    _ => {}
                 }
                 return Poll::Ready(event);
             }

@@ -110,7 +110,15 @@ pub(crate) fn build_site() -> anyhow::Result<PathBuf> {
             .arg(site.join("pkg"))
             .arg(&wasm),
     )?;
-    for file in ["index.html", "main.js", "style.css", "dial.html", "dial.js"] {
+    for file in [
+        "index.html",
+        "main.js",
+        "style.css",
+        "dial.html",
+        "dial.js",
+        "listen.html",
+        "listen.js",
+    ] {
         std::fs::copy(root().join("examples/browser").join(file), site.join(file))
             .with_context(|| format!("cannot copy {file}"))?;
     }

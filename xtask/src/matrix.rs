@@ -52,10 +52,12 @@ enum Transport {
     Relay,
     /// Through a relay, then direct by hole punching, between daemons behind NATs.
     HolePunch,
+    /// `/webrtc`: signalled through a relay's circuit, then a direct WebRTC connection.
+    WebRtc,
 }
 
 impl Transport {
-    const ALL: [Transport; 7] = [
+    const ALL: [Transport; 8] = [
         Transport::Tcp,
         Transport::Quic,
         Transport::Ws,
@@ -63,6 +65,7 @@ impl Transport {
         Transport::WebRtcDirect,
         Transport::Relay,
         Transport::HolePunch,
+        Transport::WebRtc,
     ];
 
     fn name(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Transport {
             Transport::WebRtcDirect => "webrtc-direct",
             Transport::Relay => "p2p-circuit",
             Transport::HolePunch => "dcutr",
+            Transport::WebRtc => "webrtc",
         }
     }
 
@@ -88,7 +92,9 @@ impl Transport {
             Transport::Wss => "/ip4/127.0.0.1/tcp/0/wss".into(),
             Transport::WebRtcDirect => format!("/ip4/{}/udp/0/webrtc-direct", netns::HOST),
             // Besides the reservation: a listener behind a relay listens somewhere too.
-            Transport::Relay | Transport::HolePunch => "/ip4/127.0.0.1/tcp/0".into(),
+            Transport::Relay | Transport::HolePunch | Transport::WebRtc => {
+                "/ip4/127.0.0.1/tcp/0".into()
+            }
         }
     }
 }
@@ -163,7 +169,9 @@ impl Peer {
                 matches!(transport, Transport::Tcp | Transport::Ws | Transport::Relay)
             }
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
-            Peer::Browser | Peer::HeliaBrowser | Peer::Example(_) => false,
+            // A page listens through a relay: on `/webrtc`.
+            Peer::Browser => transport == Transport::WebRtc,
+            Peer::HeliaBrowser | Peer::Example(_) => false,
         }
     }
 
@@ -181,7 +189,15 @@ impl Peer {
             Peer::Example(_) => {
                 matches!(transport, Transport::Tcp | Transport::Quic | Transport::Ws)
             }
-            Peer::Browser | Peer::HeliaBrowser => matches!(
+            Peer::Browser => matches!(
+                transport,
+                Transport::Ws
+                    | Transport::Wss
+                    | Transport::WebRtcDirect
+                    | Transport::Relay
+                    | Transport::WebRtc
+            ),
+            Peer::HeliaBrowser => matches!(
                 transport,
                 Transport::Ws | Transport::Wss | Transport::WebRtcDirect | Transport::Relay
             ),
@@ -205,6 +221,11 @@ impl Peer {
             _ if transport == Transport::HolePunch => {
                 (self, listener) == (Peer::SwitchboardDaemon, Peer::SwitchboardDaemon)
             }
+            // `/webrtc`: Switchboard in pages and daemons, each way.
+            _ if transport == Transport::WebRtc => {
+                matches!(self, Peer::Browser | Peer::SwitchboardDaemon)
+                    && matches!(listener, Peer::Browser | Peer::SwitchboardDaemon)
+            }
             // Through a relay: the Switchboard relay serves Switchboard and Helia on each side.
             _ if transport == Transport::Relay => {
                 !matches!(self, Peer::Kubo(_) | Peer::Example(_))
@@ -223,7 +244,11 @@ fn kubo_listener(transport: Transport) -> Option<Listener> {
         Transport::Tcp => Some(Listener::Tcp),
         Transport::Quic => Some(Listener::Quic),
         Transport::Ws => Some(Listener::Ws),
-        Transport::Wss | Transport::WebRtcDirect | Transport::Relay | Transport::HolePunch => None,
+        Transport::Wss
+        | Transport::WebRtcDirect
+        | Transport::Relay
+        | Transport::HolePunch
+        | Transport::WebRtc => None,
     }
 }
 
@@ -262,6 +287,66 @@ struct Chromium {
 }
 
 impl Chromium {
+    /// Opens a switchboard-js page in a Chromium of its own that listens through `relay` on
+    /// `/webrtc` and holds a block of 1 MiB; the page's `/webrtc` address through the relay,
+    /// the block's CID, and the Chromium (the page lives as long as it).
+    fn listen(&mut self, relay: &str) -> anyhow::Result<(String, String, Browser)> {
+        if self.switchboard.is_none() {
+            self.switchboard = Some(Site::start(&crate::demo_page::site_dir())?);
+        }
+        let base = &self.switchboard.as_ref().context("just started")?.base;
+        let listener = Browser::start()?;
+        let result =
+            listener.page_result(&format!("{base}/listen.html?relay={relay}"), DEADLINE)?;
+        anyhow::ensure!(
+            result["ok"] == true,
+            "the listening page: {}",
+            result["error"].as_str().unwrap_or("failed")
+        );
+        let addr = result["addrs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .find(|a| a.starts_with(relay) && a.contains("/webrtc/"))
+            .with_context(|| format!("the page has no /webrtc address: {}", result["addrs"]))?
+            .to_owned();
+        let cid = result["cid"].as_str().context("no CID")?.to_owned();
+        Ok((addr, cid, listener))
+    }
+
+    /// Opens switchboard-js's dial page on `target` and fetches `cid`; the connect and fetch
+    /// times, checking the whole block came over a `/webrtc` connection.
+    fn dial_webrtc(&mut self, target: &str, cid: &str) -> anyhow::Result<Outcome> {
+        let base = &self.switchboard.as_ref().context("started by listen")?.base;
+        let url = format!("{base}/dial.html?filter=all&addr={target}&cids={cid}");
+        let browser = match &mut self.browser {
+            Some(browser) => browser,
+            browser => browser.insert(Browser::start()?),
+        };
+        let result = browser.page_result(&url, DEADLINE)?;
+        anyhow::ensure!(
+            result["ok"] == true,
+            "{}",
+            result["error"].as_str().unwrap_or("the page failed")
+        );
+        let via = result["via"].as_str().unwrap_or("");
+        anyhow::ensure!(
+            via.contains("/webrtc"),
+            "the dialer's connection is not /webrtc but {via:?}"
+        );
+        anyhow::ensure!(
+            result["bytes"].as_u64() == Some(1024 * 1024),
+            "fetched {} bytes of 1 MiB (a circuit carries 128 KiB)",
+            result["bytes"]
+        );
+        let ms = |key: &str| Duration::from_secs_f64(result[key].as_f64().unwrap_or(0.0) / 1e3);
+        Ok(Outcome {
+            connect: ms("ms"),
+            blocks: Some(ms("fetchMs")),
+        })
+    }
+
     /// Opens `page` on `target`; the connect time the page measured.
     fn dial(&mut self, page: Page, target: &str) -> anyhow::Result<Duration> {
         let (site, path, key) = match page {
@@ -474,9 +559,15 @@ fn run_row(
     }
     // The relay of the rows through one, and the reservation the listener makes on it.
     let relay = match transport {
-        Transport::Relay => Some(daemon::start_relay(bin, &tmp.path().join("relay"))?),
+        Transport::Relay | Transport::WebRtc => {
+            Some(daemon::start_relay(bin, &tmp.path().join("relay"))?)
+        }
         _ => None,
     };
+    if transport == Transport::WebRtc {
+        let relay = relay.as_ref().context("started above")?;
+        return webrtc_row(bin, tmp.path(), chromium, relay, dialer, listener);
+    }
     let circuit = |dialer: Peer| -> anyhow::Result<multiaddr::Multiaddr> {
         let relay = relay.as_ref().context("a relay row")?;
         // A page reaches the relay over ws, everyone else over TCP.
@@ -590,6 +681,82 @@ fn run_row(
         }
         Peer::Browser => chromium.dial(Page::Switchboard, &target).map(outcome),
         Peer::HeliaBrowser => chromium.dial(Page::Helia, &target).map(outcome),
+    }
+}
+
+/// A `/webrtc` row: the listener reserves on `relay` and listens on `/webrtc`, the dialer dials
+/// its `/webrtc` address through the relay and fetches a 1 MiB block from it, which only the
+/// direct connection can carry (a circuit carries 128 KiB); the dialer's connection to the
+/// listener must be a `/webrtc` one.
+fn webrtc_row(
+    bin: &Path,
+    tmp: &Path,
+    chromium: &mut Chromium,
+    relay: &Daemon,
+    dialer: Peer,
+    listener: Peer,
+) -> anyhow::Result<Outcome> {
+    // Both reach the relay through the listener's reservation: over ws where a page is one
+    // of them, over TCP between daemons.
+    let over = match (dialer, listener) {
+        (Peer::Browser, _) | (_, Peer::Browser) => "ws",
+        _ => "tcp",
+    };
+    let through = daemon::addr(relay, over)?;
+    let big: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let listening_daemon;
+    let _listening_page;
+    let (target, cid) = match listener {
+        Peer::Browser => {
+            let (target, cid, page) = chromium.listen(&through.to_string())?;
+            _listening_page = page;
+            (target, cid)
+        }
+        Peer::SwitchboardDaemon => {
+            let circuit = through.clone().with(multiaddr::Protocol::P2pCircuit);
+            let listen = [
+                "/ip4/127.0.0.1/tcp/0".to_owned(),
+                circuit.to_string(),
+                "/webrtc".to_owned(),
+            ];
+            let listen: Vec<&str> = listen.iter().map(String::as_str).collect();
+            listening_daemon = daemon::start(bin, &tmp.join("listener"), &listen, &[])?;
+            let target = listening_daemon.wait_for_addr(DEADLINE, |a| {
+                through_relay(a, &circuit) && a.iter().any(|p| p == multiaddr::Protocol::WebRTC)
+            })?;
+            (target.to_string(), listening_daemon.put(&big)?)
+        }
+        _ => bail!("{} does not listen on /webrtc", listener.name()),
+    };
+    match dialer {
+        Peer::Browser => chromium.dial_webrtc(&target, &cid),
+        Peer::SwitchboardDaemon => {
+            let dialing = daemon::start(bin, &tmp.join("dialer"), &["/ip4/127.0.0.1/tcp/0"], &[])?;
+            let connect = dialing.connect(&target.parse()?)?;
+            let started = std::time::Instant::now();
+            let fetched = dialing.get(&cid, DEADLINE)?;
+            anyhow::ensure!(
+                fetched.len() == big.len(),
+                "fetched {} bytes of 1 MiB (a circuit carries 128 KiB)",
+                fetched.len()
+            );
+            let blocks = started.elapsed();
+            let peer = target.rsplit('/').next().unwrap_or_default().to_owned();
+            let peers = String::from_utf8(dialing.exec(&["swarm", "peers"], b"")?)?;
+            let via = peers
+                .lines()
+                .find(|l| l.ends_with(&peer))
+                .unwrap_or_default();
+            anyhow::ensure!(
+                via.contains("/webrtc"),
+                "the dialer's connection is {via:?}"
+            );
+            Ok(Outcome {
+                connect,
+                blocks: Some(blocks),
+            })
+        }
+        _ => bail!("{} does not dial /webrtc", dialer.name()),
     }
 }
 

@@ -10,3 +10,4 @@ mod nodes;
 mod preauth;
 mod relay;
 mod runtimes;
+mod webrtc;

@@ -101,7 +101,7 @@ impl NetworkBehaviour for Behaviour {
             }) => Shared::lock(&self.shared).on_connection_established(
                 connection_id,
                 peer_id,
-                endpoint.is_relayed(),
+                is_relayed(endpoint.get_remote_address()),
             ),
             FromSwarm::ConnectionClosed(ConnectionClosed { connection_id, .. }) => {
                 Shared::lock(&self.shared).on_connection_closed(connection_id)
@@ -146,4 +146,15 @@ impl NetworkBehaviour for Behaviour {
 
         Poll::Pending
     }
+}
+
+/// Whether a connection at `addr` goes through a relay (Switchboard's patch): `/p2p-circuit`
+/// in it, but no `/webrtc` after it, which names a relay only to signal a direct WebRTC
+/// connection (`ConnectedPoint::is_relayed` counts those as relayed).
+fn is_relayed(addr: &Multiaddr) -> bool {
+    use libp2p_core::multiaddr::Protocol;
+    let mut protocols = addr
+        .iter()
+        .skip_while(|p| !matches!(p, Protocol::P2pCircuit));
+    protocols.next().is_some() && !protocols.any(|p| matches!(p, Protocol::WebRTC))
 }

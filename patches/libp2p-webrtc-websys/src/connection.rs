@@ -52,6 +52,12 @@ impl Connection {
         let ondatachannel_closure = Closure::new(move |ev: RtcDataChannelEvent| {
             tracing::trace!("New data channel");
 
+            // Switchboard's patch: a `/webrtc` dialer's `init` channel only gave its offer
+            // something to negotiate; the dialer closes it, and it is never a stream.
+            if ev.channel().label() == crate::signalled::INIT_LABEL {
+                return;
+            }
+
             if let Err(e) = tx_ondatachannel.try_send(ev.channel()) {
                 if e.is_full() {
                     tracing::warn!("Remote is opening too many data channels, we can't keep up!");
@@ -178,6 +184,11 @@ pub(crate) struct RtcPeerConnection {
 }
 
 impl RtcPeerConnection {
+    /// Switchboard's patch: a peer connection set up elsewhere (`signalled.rs`).
+    pub(crate) fn from_inner(inner: web_sys::RtcPeerConnection) -> Self {
+        Self { inner }
+    }
+
     pub(crate) async fn new(algorithm: String) -> Result<Self, Error> {
         let algo: Object = Object::new();
         Reflect::set(&algo, &"name".into(), &"ECDSA".into()).unwrap();

@@ -3,6 +3,7 @@
 mod connection;
 mod error;
 mod sdp;
+mod signalled;
 mod stream;
 mod transport;
 mod upgrade;
@@ -10,6 +11,7 @@ mod upgrade;
 pub use self::{
     connection::Connection,
     error::Error,
+    signalled::{SignalledConnection, SignalledEvent},
     stream::Stream,
     transport::{Config, Transport},
 };

@@ -7,7 +7,7 @@ use libp2p::core::muxing::StreamMuxerBox;
 use super::check_dial;
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
+use crate::{BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebRTC-direct from a web page: dials `/ip…/udp/<port>/webrtc-direct/certhash/…` (a page
 /// cannot listen). The browser checks the server's certificate against the hash; noise inside

@@ -12,7 +12,7 @@ use switchboard_filters::Filter;
 use super::check_dial;
 use switchboard_runtime::Reactor;
 
-use crate::{Boxed, BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
+use crate::{BuildError, Built, Context, Environment, Kind, Transport, Unsupported};
 
 /// WebSocket from a web page, upgraded with noise and yamux inside the websocket. Dials only
 /// (a page cannot listen), what its [`Filter`] lets through. The browser checks `/wss`
