@@ -174,11 +174,14 @@ impl Runner {
     }
 
     /// Starts the listeners the node was built with and waits for each to have an address.
-    /// Relay reservations are only started: a relay that cannot be reached now is tried
-    /// again and again (see [`Runner::keep_listening`]), and must not keep the node from
-    /// starting.
+    /// Relay reservations (and `/webrtc`, which listens through them) are only started: a
+    /// relay that cannot be reached now is tried again and again (see
+    /// [`Runner::keep_listening`]), and must not keep the node from starting.
     async fn listen(&mut self, addrs: Vec<Multiaddr>) -> Result<(), BuildError> {
-        let (circuits, addrs): (Vec<_>, Vec<_>) = addrs.into_iter().partition(is_relayed);
+        // `/webrtc` has an address only once a reservation has one.
+        let (circuits, addrs): (Vec<_>, Vec<_>) = addrs
+            .into_iter()
+            .partition(|a| is_relayed(a) || a.iter().eq([Protocol::WebRTC]));
         let mut waiting = HashMap::new();
         for addr in addrs {
             match self.swarm.listen_on(addr.clone()) {
