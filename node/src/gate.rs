@@ -92,6 +92,13 @@ impl NetworkBehaviour for Gate {
 
 /// Wraps a behaviour that tells others our addresses (identify, mDNS) so that it never learns
 /// of listen or external addresses the policy denies in [`Scope::Advertise`].
+///
+/// It also shapes what identify tells a peer about the peer: the address we see it at is only
+/// worth telling when it is an IP or DNS address the peer could be reached at. On a relayed
+/// connection or a `/webrtc` one it is not, and js-libp2p's identify (which only sends such
+/// addresses itself) fails on one, silently: the peer never learns our protocols, and Helia
+/// then never asks us for a block. Those connections tell an empty address, as js does, and
+/// empty ones heard back are not offered as our external addresses.
 pub(crate) struct Advertised<B> {
     inner: B,
     policy: Arc<Policy>,
@@ -111,6 +118,27 @@ impl<B> Advertised<B> {
         self.policy
             .check(Scope::Advertise, addr, Some(self.local_peer))
             .is_ok()
+    }
+}
+
+/// The address to tell a peer we see it at: `addr` when it is one it could be reached at (an
+/// IP or DNS address, not through a relay), none otherwise.
+fn observed(addr: &Multiaddr) -> std::borrow::Cow<'_, Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let reachable = matches!(
+        addr.iter().next(),
+        Some(
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+                | Protocol::Dnsaddr(_)
+        )
+    ) && !addr.iter().any(|p| p == Protocol::P2pCircuit);
+    match reachable {
+        true => std::borrow::Cow::Borrowed(addr),
+        false => std::borrow::Cow::Owned(Multiaddr::empty()),
     }
 }
 
@@ -135,8 +163,12 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Advertised<B> {
         local_addr: &Multiaddr,
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_inbound_connection(id, peer, local_addr, remote_addr)
+        self.inner.handle_established_inbound_connection(
+            id,
+            peer,
+            local_addr,
+            &observed(remote_addr),
+        )
     }
 
     fn handle_pending_outbound_connection(
@@ -158,8 +190,13 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Advertised<B> {
         role_override: Endpoint,
         port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_outbound_connection(id, peer, addr, role_override, port_use)
+        self.inner.handle_established_outbound_connection(
+            id,
+            peer,
+            &observed(addr),
+            role_override,
+            port_use,
+        )
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -187,6 +224,12 @@ impl<B: NetworkBehaviour> NetworkBehaviour for Advertised<B> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
-        self.inner.poll(cx)
+        loop {
+            match self.inner.poll(cx) {
+                // A peer that told us nothing it sees us at (see `observed`).
+                Poll::Ready(ToSwarm::NewExternalAddrCandidate(addr)) if addr.is_empty() => {}
+                other => return other,
+            }
+        }
     }
 }

@@ -170,8 +170,8 @@ impl Peer {
             }
             Peer::Kubo(_) => kubo_listener(transport).is_some(),
             // A page listens through a relay: on `/webrtc`.
-            Peer::Browser => transport == Transport::WebRtc,
-            Peer::HeliaBrowser | Peer::Example(_) => false,
+            Peer::Browser | Peer::HeliaBrowser => transport == Transport::WebRtc,
+            Peer::Example(_) => false,
         }
     }
 
@@ -199,7 +199,11 @@ impl Peer {
             ),
             Peer::HeliaBrowser => matches!(
                 transport,
-                Transport::Ws | Transport::Wss | Transport::WebRtcDirect | Transport::Relay
+                Transport::Ws
+                    | Transport::Wss
+                    | Transport::WebRtcDirect
+                    | Transport::Relay
+                    | Transport::WebRtc
             ),
         }
     }
@@ -221,10 +225,14 @@ impl Peer {
             _ if transport == Transport::HolePunch => {
                 (self, listener) == (Peer::SwitchboardDaemon, Peer::SwitchboardDaemon)
             }
-            // `/webrtc`: Switchboard in pages and daemons, each way.
+            // `/webrtc`: Switchboard in pages and daemons each way, and Helia in Chromium with
+            // Switchboard, both ways, through Switchboard's relay.
             _ if transport == Transport::WebRtc => {
-                matches!(self, Peer::Browser | Peer::SwitchboardDaemon)
-                    && matches!(listener, Peer::Browser | Peer::SwitchboardDaemon)
+                let switchboard = |p: Peer| matches!(p, Peer::Browser | Peer::SwitchboardDaemon);
+                (switchboard(self) && switchboard(listener))
+                    || (self == Peer::HeliaBrowser && switchboard(listener))
+                    || (switchboard(self) && listener == Peer::HeliaBrowser)
+                    || (self == Peer::HeliaBrowser && listener == Peer::HeliaBrowser)
             }
             // Through a relay: the Switchboard relay serves Switchboard and Helia on each side.
             _ if transport == Transport::Relay => {
@@ -287,17 +295,31 @@ struct Chromium {
 }
 
 impl Chromium {
-    /// Opens a switchboard-js page in a Chromium of its own that listens through `relay` on
-    /// `/webrtc` and holds a block of 1 MiB; the page's `/webrtc` address through the relay,
-    /// the block's CID, and the Chromium (the page lives as long as it).
-    fn listen(&mut self, relay: &str) -> anyhow::Result<(String, String, Browser)> {
-        if self.switchboard.is_none() {
-            self.switchboard = Some(Site::start(&crate::demo_page::site_dir())?);
+    /// The base URL of `page`'s site, started the first time.
+    fn site(&mut self, page: Page) -> anyhow::Result<String> {
+        // The sites were built before the namespace was entered (`prepare`).
+        let (site, dir) = match page {
+            Page::Switchboard => (&mut self.switchboard, crate::demo_page::site_dir()),
+            Page::Helia => (&mut self.helia, crate::helia::browser_site_dir()),
+        };
+        if site.is_none() {
+            *site = Some(Site::start(&dir)?);
         }
-        let base = &self.switchboard.as_ref().context("just started")?.base;
+        Ok(site.as_ref().context("just started")?.base.clone())
+    }
+
+    /// Opens `page` in a Chromium of its own, listening through `relay` on `/webrtc` with a
+    /// block of 1 MiB; the page's `/webrtc` address through the relay, the block's CID, and the
+    /// Chromium (the page lives as long as it).
+    fn listen(&mut self, page: Page, relay: &str) -> anyhow::Result<(String, String, Browser)> {
+        let base = self.site(page)?;
+        let path = match page {
+            Page::Switchboard => "listen.html",
+            Page::Helia => "index.html",
+        };
         let listener = Browser::start()?;
-        let result =
-            listener.page_result(&format!("{base}/listen.html?relay={relay}"), DEADLINE)?;
+        let url = format!("{base}/{path}?relay={relay}{}", page_debug(page));
+        let result = listener.page_result(&url, DEADLINE)?;
         anyhow::ensure!(
             result["ok"] == true,
             "the listening page: {}",
@@ -315,11 +337,15 @@ impl Chromium {
         Ok((addr, cid, listener))
     }
 
-    /// Opens switchboard-js's dial page on `target` and fetches `cid`; the connect and fetch
-    /// times, checking the whole block came over a `/webrtc` connection.
-    fn dial_webrtc(&mut self, target: &str, cid: &str) -> anyhow::Result<Outcome> {
-        let base = &self.switchboard.as_ref().context("started by listen")?.base;
-        let url = format!("{base}/dial.html?filter=all&addr={target}&cids={cid}");
+    /// Opens `page` dialing `target` and fetching `cid`; the connect and fetch times,
+    /// checking the whole block came over a `/webrtc` connection.
+    fn dial_webrtc(&mut self, page: Page, target: &str, cid: &str) -> anyhow::Result<Outcome> {
+        let base = self.site(page)?;
+        let (path, connect_key) = match page {
+            Page::Switchboard => ("dial.html?filter=all&", "ms"),
+            Page::Helia => ("index.html?", "connectMs"),
+        };
+        let url = format!("{base}/{path}addr={target}&cids={cid}{}", page_debug(page));
         let browser = match &mut self.browser {
             Some(browser) => browser,
             browser => browser.insert(Browser::start()?),
@@ -342,7 +368,7 @@ impl Chromium {
         );
         let ms = |key: &str| Duration::from_secs_f64(result[key].as_f64().unwrap_or(0.0) / 1e3);
         Ok(Outcome {
-            connect: ms("ms"),
+            connect: ms(connect_key),
             blocks: Some(ms("fetchMs")),
         })
     }
@@ -698,18 +724,21 @@ fn webrtc_row(
 ) -> anyhow::Result<Outcome> {
     // Both reach the relay through the listener's reservation: over ws where a page is one
     // of them, over TCP between daemons.
-    let over = match (dialer, listener) {
-        (Peer::Browser, _) | (_, Peer::Browser) => "ws",
-        _ => "tcp",
+    let page = |peer: Peer| matches!(peer, Peer::Browser | Peer::HeliaBrowser);
+    let over = if page(dialer) || page(listener) {
+        "ws"
+    } else {
+        "tcp"
     };
     let through = daemon::addr(relay, over)?;
     let big: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let listening_daemon;
     let _listening_page;
     let (target, cid) = match listener {
-        Peer::Browser => {
-            let (target, cid, page) = chromium.listen(&through.to_string())?;
-            _listening_page = page;
+        Peer::Browser | Peer::HeliaBrowser => {
+            let (target, cid, listening) =
+                chromium.listen(page_of(listener)?, &through.to_string())?;
+            _listening_page = listening;
             (target, cid)
         }
         Peer::SwitchboardDaemon => {
@@ -729,7 +758,7 @@ fn webrtc_row(
         _ => bail!("{} does not listen on /webrtc", listener.name()),
     };
     match dialer {
-        Peer::Browser => chromium.dial_webrtc(&target, &cid),
+        Peer::Browser | Peer::HeliaBrowser => chromium.dial_webrtc(page_of(dialer)?, &target, &cid),
         Peer::SwitchboardDaemon => {
             let dialing = daemon::start(bin, &tmp.join("dialer"), &["/ip4/127.0.0.1/tcp/0"], &[])?;
             let connect = dialing.connect(&target.parse()?)?;
@@ -757,6 +786,24 @@ fn webrtc_row(
             })
         }
         _ => bail!("{} does not dial /webrtc", dialer.name()),
+    }
+}
+
+/// `XTASK_PAGE_DEBUG=<namespaces>` (e.g. `libp2p:webrtc*`) turns on js-libp2p's debug logs in
+/// the Helia page, which prints their end when it gives no result.
+fn page_debug(page: Page) -> String {
+    match (page, std::env::var("XTASK_PAGE_DEBUG")) {
+        (Page::Helia, Ok(namespaces)) => format!("&debug={namespaces}"),
+        _ => String::new(),
+    }
+}
+
+/// The page a browser peer is.
+fn page_of(peer: Peer) -> anyhow::Result<Page> {
+    match peer {
+        Peer::Browser => Ok(Page::Switchboard),
+        Peer::HeliaBrowser => Ok(Page::Helia),
+        _ => bail!("{} is not a page", peer.name()),
     }
 }
 
