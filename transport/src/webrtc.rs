@@ -137,9 +137,15 @@ impl Transport for WebRtc {
             .ok_or(BuildError::NeedsStreams { kind: Kind::WebRtc })?;
         let stack = stack(ctx, self.addresses.clone())?;
         let (circuits, requests) = Circuits::new();
+        // Within the node's upgrade deadline when that is shorter.
+        let deadlines = (
+            DIAL_SIGNALLING.min(ctx.upgrade_timeout()),
+            ANSWER_SIGNALLING.min(ctx.upgrade_timeout()),
+        );
         let transport = Signalled {
             control,
             stack,
+            deadlines,
             rt: ctx.runtime().clone(),
             circuits: requests,
             listener: None,
@@ -211,6 +217,8 @@ impl Answering {
 struct Signalled {
     control: libp2p_stream::Control,
     stack: Arc<dyn Stack>,
+    /// How long a dial's and an answer's signalling may take.
+    deadlines: (Duration, Duration),
     rt: Handle,
     circuits: circuits::Requests,
     listener: Option<(ListenerId, libp2p_stream::IncomingStreams)>,
@@ -271,6 +279,7 @@ impl libp2p::Transport for Signalled {
         };
         let (mut control, stack, rt) = (self.control.clone(), self.stack.clone(), self.rt.clone());
         let mut circuits = self.circuits.clone();
+        let deadline = self.deadlines.0;
         Ok(async move {
             // The relayed connection first (this dial is one to the peer, which libp2p-stream
             // would wait for), then the signalling stream on it.
@@ -294,7 +303,7 @@ impl libp2p::Transport for Signalled {
                 .await
                 .map_err(io_error)?;
             let connection = rt
-                .timeout(DIAL_SIGNALLING, stack.dial(stream))
+                .timeout(deadline, stack.dial(stream))
                 .await
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
                 .map_err(io_error)?;
@@ -330,8 +339,9 @@ impl libp2p::Transport for Signalled {
             }
             let (stack, rt, answering) =
                 (self.stack.clone(), self.rt.clone(), self.answering.clone());
+            let deadline = self.deadlines.1;
             let upgrade = async move {
-                let answered = rt.timeout(ANSWER_SIGNALLING, stack.answer(stream)).await;
+                let answered = rt.timeout(deadline, stack.answer(stream)).await;
                 answering
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

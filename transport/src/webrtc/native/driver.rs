@@ -37,7 +37,7 @@ const INBOUND_QUEUE: usize = 32;
 /// The largest datagram read.
 const DATAGRAM: usize = 2048;
 /// How long a disconnected ICE connection may take to come back before it is given up.
-const DISCONNECTED_GRACE: Duration = Duration::from_secs(5);
+const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
 
 type Reply<T> = oneshot::Sender<Result<T, SignallingError>>;
 
@@ -83,9 +83,13 @@ pub(super) struct Driver {
 
 /// Makes an `Rtc` with a host candidate for each socket, and its driver; not running yet.
 pub(super) fn new(rt: Handle, sockets: Vec<Udp>) -> std::io::Result<(Driver, Handles)> {
-    let mut rtc = Rtc::builder()
-        .set_crypto_provider(crypto())
-        .build(Instant::now());
+    let mut config = Rtc::builder().set_crypto_provider(crypto());
+    // A peer that stops answering ICE checks (a closed tab, a dead process) is given up after
+    // about ten seconds of silence (four unanswered checks) rather than str0m's twenty.
+    config.set_initial_stun_rto(Duration::from_millis(250));
+    config.set_max_stun_rto(Duration::from_millis(1500));
+    config.set_max_stun_retransmits(4);
+    let mut rtc = config.build(Instant::now());
     for socket in &sockets {
         let addr = socket.local_addr()?;
         match Candidate::host(addr, "udp") {
