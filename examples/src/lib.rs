@@ -1,7 +1,8 @@
 //! The seed document's scenarios as short programs; see this crate's `examples/`:
 //! `direct_dial` (two daemons, one dials the other by multiaddr), `discover_localhost` (two
-//! daemons find each other with mDNS) and `block_exchange` (`block put` on one node,
-//! `block get` on the other).
+//! daemons find each other with mDNS), `block_exchange` (`block put` on one node,
+//! `block get` on the other) and `through_a_relay` (a node that listens nowhere reached
+//! through a circuit relay, then directly over `/webrtc`).
 //!
 //! Each runs on tokio, smol or async-std, chosen with `--runtime` (tokio by default):
 //! `cargo run -p switchboard-examples --example block_exchange -- --runtime smol`. This crate

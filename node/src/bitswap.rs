@@ -487,6 +487,11 @@ impl Driver {
                 self.engine.peer_connected(peer, version)
             }
             Input::Peer(PeerEvent::Gone(peer)) => self.forget(peer, now),
+            // The writer finishes what it has on its stream; the next message opens one on
+            // the direct connection.
+            Input::Peer(PeerEvent::Direct(peer)) => {
+                self.writers.remove(&peer);
+            }
             Input::Peer(PeerEvent::Resync(connected)) => {
                 let known: HashSet<PeerId> = self.engine.peers().copied().collect();
                 for peer in known.iter().filter(|p| !connected.contains_key(p)) {

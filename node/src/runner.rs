@@ -596,6 +596,15 @@ impl Runner {
                     addr.pop();
                 }
                 tracing::info!(peer = %peer_id, %addr, "connected");
+                if !is_relayed(&addr)
+                    && self
+                        .connections
+                        .values()
+                        .any(|c| c.peer == peer_id && is_relayed(&c.addr))
+                    && !self.connected_directly(peer_id)
+                {
+                    self.bitswap_peers.direct(peer_id);
+                }
                 self.connections.insert(
                     connection_id,
                     PeerInfo {

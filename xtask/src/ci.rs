@@ -50,7 +50,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         exec(ns.command(crate::switchboard()?).arg("demo"))
     })?;
     for runtime in RUNTIMES {
-        for example in ["direct_dial", "block_exchange"] {
+        for example in ["direct_dial", "block_exchange", "through_a_relay"] {
             step(&format!("example {example} on {runtime}"), || {
                 exec(cargo().args([
                     "run",

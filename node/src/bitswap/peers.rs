@@ -15,6 +15,10 @@ pub(crate) enum PeerEvent {
     Speaks(PeerId, Version),
     /// The last connection to a peer closed.
     Gone(PeerId),
+    /// A direct connection to a peer that had only relayed ones is up: streams opened from now
+    /// on go over it (a relayed connection carries 128 KiB; one long-lived stream on it would
+    /// keep using it).
+    Direct(PeerId),
     /// The whole state, after events were dropped on a full queue: every connected peer, with
     /// the Bitswap version its identify listed.
     Resync(HashMap<PeerId, Option<Version>>),
@@ -54,6 +58,14 @@ impl PeerFeed {
         };
         *known = Some(version);
         self.send(PeerEvent::Speaks(peer, version));
+    }
+
+    /// A direct connection to `peer` is up next to relayed ones. Lost on a full queue: the
+    /// writer then moves when its stream next fails.
+    pub(crate) fn direct(&mut self, peer: PeerId) {
+        if self.peers.contains_key(&peer) {
+            self.send(PeerEvent::Direct(peer));
+        }
     }
 
     /// The last connection to `peer` closed.

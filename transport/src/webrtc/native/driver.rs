@@ -3,7 +3,7 @@
 //! transmits, and carries commands in (signalling, writes, channels to open and close) and
 //! events out (progress to the signalling, channel data and ends to the streams).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,13 @@ const MAX_UNREAD_TOTAL: usize = 64 * 1024 * 1024;
 const INBOUND_QUEUE: usize = 32;
 /// The largest datagram read.
 const DATAGRAM: usize = 2048;
+/// Datagrams sent in one go before the driver lets other tasks run: a burst the size of a
+/// congestion window overflows the receive buffer of a peer whose reader waits for the same
+/// thread (smol's single-threaded executor), and a lost packet costs SCTP a second.
+const BURST: usize = 32;
+/// Datagrams waiting for a full socket buffer to drain; past this they are dropped, as the
+/// network might (ICE, DTLS and SCTP retransmit).
+const MAX_OUTGOING: usize = 1024;
 /// How long a disconnected ICE connection may take to come back before it is given up.
 const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
 
@@ -78,6 +85,10 @@ pub(super) struct Driver {
     unread: usize,
     connected: bool,
     disconnected_since: Option<Instant>,
+    /// Datagrams a full socket buffer did not take yet, in order: (socket, to, datagram).
+    outgoing: VecDeque<(usize, SocketAddr, Vec<u8>)>,
+    /// A burst went out: let other tasks run before the next.
+    yield_first: bool,
     rt: Handle,
 }
 
@@ -116,6 +127,8 @@ pub(super) fn new(rt: Handle, sockets: Vec<Udp>) -> std::io::Result<(Driver, Han
         unread: 0,
         connected: false,
         disconnected_since: None,
+        outgoing: VecDeque::new(),
+        yield_first: false,
         rt,
     };
     let handles = Handles {
@@ -145,11 +158,33 @@ struct CandidateInit {
     candidate: String,
 }
 
+/// Gives the executor back once.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 impl Driver {
     /// Runs until the connection closes, fails, or nobody holds a handle any more.
     pub(super) async fn run(mut self) {
         let mut buf = vec![0u8; DATAGRAM];
         while let Some(timeout) = self.drain() {
+            if std::mem::take(&mut self.yield_first) {
+                YieldNow(false).await;
+            }
             if self.inbound.is_closed() {
                 // Nobody holds the connection any more.
                 break;
@@ -161,7 +196,26 @@ impl Driver {
                 break;
             }
             let wait = timeout.saturating_duration_since(Instant::now());
-            let sockets = &self.sockets;
+            let (sockets, outgoing) = (&self.sockets, &mut self.outgoing);
+            // Sends what waits for a socket buffer, until it is all gone.
+            let flushed = futures::future::poll_fn(|cx| {
+                while let Some((index, to, datagram)) = outgoing.front() {
+                    match sockets[*index].poll_send_to(cx, datagram, *to) {
+                        std::task::Poll::Pending => return std::task::Poll::Pending,
+                        std::task::Poll::Ready(result) => {
+                            if let Err(e) = result {
+                                tracing::debug!(error = %e, %to, "WebRTC send");
+                            }
+                            outgoing.pop_front();
+                        }
+                    }
+                }
+                match outgoing.is_empty() {
+                    // Nothing waited: this branch has nothing to do.
+                    true => std::task::Poll::Pending,
+                    false => std::task::Poll::Ready(()),
+                }
+            });
             let received = futures::future::poll_fn(|cx| {
                 for (index, socket) in sockets.iter().enumerate() {
                     if let std::task::Poll::Ready(result) = socket.poll_recv_from(cx, &mut buf) {
@@ -172,6 +226,7 @@ impl Driver {
             });
             let mut sleep = self.rt.sleep(wait.min(DISCONNECTED_GRACE)).fuse();
             futures::select! {
+                () = flushed.fuse() => {}
                 (index, result) = received.fuse() => match result {
                     Ok((n, source)) => {
                         let Ok(destination) = self.sockets[index].local_addr() else { break };
@@ -219,11 +274,21 @@ impl Driver {
     /// retries writes its buffer refused before; when it wants to be woken next, or `None`
     /// once it is done.
     fn drain(&mut self) -> Option<Instant> {
+        let mut sent = 0;
         loop {
             self.retry_unsent();
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => return self.rtc.is_alive().then_some(at),
-                Ok(Output::Transmit(transmit)) => self.transmit(transmit),
+                Ok(Output::Transmit(transmit)) => {
+                    self.transmit(transmit);
+                    sent += 1;
+                    if sent == BURST {
+                        // Back soon: first the other tasks, the peer's reader among them
+                        // when it shares the executor.
+                        self.yield_first = true;
+                        return Some(Instant::now());
+                    }
+                }
                 Ok(Output::Event(event)) => {
                     if !self.event(event) {
                         return None;
@@ -237,22 +302,36 @@ impl Driver {
         }
     }
 
-    /// Sends a datagram from the socket it names. A full socket buffer drops it, as the
-    /// network might: ICE, DTLS and SCTP retransmit.
+    /// Sends a datagram from the socket it names, or queues it behind the others while the
+    /// socket's buffer is full (a burst of SCTP packets fills it; dropping them stalled the
+    /// transfer for SCTP's one-second retransmission timeout).
     fn transmit(&mut self, transmit: Transmit) {
-        let Some(socket) = self
+        let Some(index) = self
             .sockets
             .iter()
-            .find(|s| s.local_addr().ok() == Some(transmit.source))
+            .position(|s| s.local_addr().ok() == Some(transmit.source))
         else {
             return;
         };
-        let waker = futures::task::noop_waker();
-        let mut cx = std::task::Context::from_waker(&waker);
-        if let std::task::Poll::Ready(Err(e)) =
-            socket.poll_send_to(&mut cx, &transmit.contents, transmit.destination)
-        {
-            tracing::debug!(error = %e, to = %transmit.destination, "WebRTC send");
+        if self.outgoing.is_empty() {
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            match self.sockets[index].poll_send_to(
+                &mut cx,
+                &transmit.contents,
+                transmit.destination,
+            ) {
+                std::task::Poll::Ready(Ok(_)) => return,
+                std::task::Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, to = %transmit.destination, "WebRTC send");
+                    return;
+                }
+                std::task::Poll::Pending => {}
+            }
+        }
+        if self.outgoing.len() < MAX_OUTGOING {
+            self.outgoing
+                .push_back((index, transmit.destination, transmit.contents.to_vec()));
         }
     }
 
