@@ -1,7 +1,8 @@
 // The demo page: a Switchboard node in the page, driven through switchboard-js.
 // Query parameters (all optional): daemon=<multiaddr>, cid=<cid to fetch>,
-// bench=<comma-separated CIDs of test data>, filter=<websocket filter>, auto=1 (connect and
-// fetch at load, as the headless check does).
+// bench=<comma-separated CIDs of test data>, filter=<websocket filter>, listen=1 (listen
+// through the daemon as a relay), peer=<another page's /webrtc address>, auto=1 (connect,
+// listen, dial the peer and fetch at load, as the headless check does).
 import init, { create } from './pkg/switchboard_js.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,6 +44,29 @@ async function dial() {
     await node.dial($('daemon').value.trim());
   } catch (e) {
     setState(`failed: ${e.message}`, 'failed');
+  }
+}
+
+async function listen() {
+  $('my-addr').textContent = 'reserving on the relay…';
+  try {
+    const addrs = await node.listen($('daemon').value.trim());
+    $('my-addr').textContent = addrs.find((a) => a.includes('/webrtc/')) ?? addrs.join(' ');
+  } catch (e) {
+    $('my-addr').textContent = `failed: ${e.message}`;
+  }
+}
+
+async function dialPeer() {
+  $('peer-state').textContent = 'connecting…';
+  try {
+    const peer = await node.dial($('peer').value.trim());
+    const via = (await node.peers()).find((p) => p.peer === peer)?.addr ?? '';
+    $('peer-state').textContent = `connected to ${peer} over ${via.includes('/webrtc') ? 'WebRTC' : via}`;
+    $('peer-state').className = 'state connected';
+  } catch (e) {
+    $('peer-state').textContent = `failed: ${e.message}`;
+    $('peer-state').className = 'state failed';
   }
 }
 
@@ -91,7 +115,10 @@ $('daemon').value = params.get('daemon') ?? '';
 $('cid').value = params.get('cid') ?? '';
 await start($('filter').value);
 
+$('peer').value = params.get('peer') ?? '';
 $('filter').addEventListener('change', () => start($('filter').value));
+$('listen').addEventListener('click', () => listen());
+$('peer-form').addEventListener('submit', (e) => { e.preventDefault(); dialPeer(); });
 $('dial-form').addEventListener('submit', (e) => { e.preventDefault(); dial(); });
 $('get-form').addEventListener('submit', (e) => { e.preventDefault(); fetchBlock(); });
 $('put-form').addEventListener('submit', (e) => { e.preventDefault(); putBlock(); });
@@ -103,6 +130,8 @@ if (benchCids.length) {
 
 if (params.get('auto') === '1') {
   await dial();
+  if (params.get('listen') === '1') await listen();
+  if ($('peer').value) await dialPeer();
   if ($('cid').value) await fetchBlock();
   await putBlock();
   if (benchCids.length) await bench(benchCids);

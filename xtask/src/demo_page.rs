@@ -3,10 +3,13 @@
 //!
 //! Builds the package (wasm32, `web` profile, then wasm-bindgen's `--target web` glue), puts
 //! the page and the package in `target/browser-demo/`, starts a daemon listening on `/ws` that
-//! holds the seed's block and 4 MiB of test data, and serves the page on 127.0.0.1. With
-//! `--serve` it prints the address for a person to open and waits; otherwise it opens the page
-//! in headless Chromium the way a person would use it (connect, fetch, put, fetch the test
-//! data), checks what the page shows, saves a screenshot and prints the figures.
+//! holds the seed's block and 4 MiB of test data and serves as a circuit relay, and serves the
+//! page on 127.0.0.1. With `--serve` it prints the address for a person to open (in two tabs,
+//! to connect them) and waits; otherwise, in a network namespace of its own, it opens the page
+//! in headless Chromium the way a person would use it (connect, listen through the daemon,
+//! fetch, put, fetch the test data), then the page again in a second Chromium, which dials the
+//! first over WebRTC and fetches the block it put; it checks what the pages show, saves a
+//! screenshot and prints the figures.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use anyhow::Context as _;
 
 use crate::browser::{wasm_cargo, wasm_target_args};
 use crate::daemon;
+use crate::netns::Namespace;
 use crate::webdriver::Browser;
 use crate::{exec, root, target_dir};
 
@@ -48,15 +52,36 @@ impl Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    crate::install::wasm_toolchain()?;
-    let site = build_site()?;
+    if !args.serve && !Namespace::inside() {
+        // WebRTC between the pages stays off the real interfaces, and Chromium gathers ICE
+        // candidates only with a default route: the check runs in a namespace, built and
+        // installed out here.
+        crate::install::wasm_toolchain()?;
+        build_site()?;
+        crate::switchboard()?;
+        let ns = Namespace::create("dp")?;
+        let mut inside = ns.command(std::env::current_exe()?);
+        inside.arg("demo-page");
+        if let Some(path) = &args.screenshot {
+            inside.arg("--screenshot").arg(path);
+        }
+        return exec(&mut inside);
+    }
+    if !Namespace::inside() {
+        crate::install::wasm_toolchain()?;
+    }
+    let site = match Namespace::inside() {
+        true => site_dir(),
+        false => build_site()?,
+    };
     let bin = crate::switchboard()?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
-    let daemon = daemon::start(
+    let daemon = daemon::start_with(
         &bin,
         &tmp.path().join("daemon"),
         &["/ip4/127.0.0.1/tcp/0/ws"],
         &[],
+        &["--profile", "relay"],
     )?;
     let seed = daemon.put(SEED)?;
     let test_data = (0..TEST_BLOCKS)
@@ -79,7 +104,47 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .screenshot
         .clone()
         .unwrap_or_else(|| site.join("screenshot.png"));
-    check(&format!("{url}&auto=1"), &screenshot)
+    let first = check(&format!("{url}&auto=1&listen=1"), &screenshot)?;
+    second_tab(&url, &first)
+}
+
+/// What the first page left for a second one: its `/webrtc` address, and the block it put.
+struct FirstPage {
+    addr: String,
+    cid: String,
+    _browser: Browser,
+}
+
+/// The page in a second Chromium, as a second person would open it: it dials the first page's
+/// address (through the daemon as a relay, then directly over WebRTC) and fetches the block the
+/// first page put.
+fn second_tab(url: &str, first: &FirstPage) -> anyhow::Result<()> {
+    let browser = Browser::start()?;
+    browser.open(&format!(
+        "{}&auto=1&peer={}&cid={}",
+        url.split("&cid=").next().unwrap_or(url),
+        first.addr,
+        first.cid
+    ))?;
+    let done = browser.wait_for("return document.body.dataset.done", Duration::from_secs(90));
+    let text = |id: &str| -> anyhow::Result<String> {
+        let value = browser.eval(&format!(
+            "return document.getElementById('{id}').textContent"
+        ))?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    };
+    let (peer, fetched) = (text("peer-state")?, text("fetched")?);
+    println!(
+        "second page: {peer}
+second page: {fetched}"
+    );
+    done.context("the second page did not finish")?;
+    anyhow::ensure!(peer.ends_with("over WebRTC"), "not over WebRTC: {peer}");
+    anyhow::ensure!(
+        fetched.ends_with("hello from the browser"),
+        "the first page's block was not fetched: {fetched}"
+    );
+    Ok(())
 }
 
 /// Where [`build_site`] puts the site.
@@ -142,8 +207,8 @@ fn gzipped_size(path: &Path) -> anyhow::Result<usize> {
 }
 
 /// Uses the page in headless Chromium as a person would, checks what it shows and saves a
-/// screenshot.
-fn check(url: &str, screenshot: &Path) -> anyhow::Result<()> {
+/// screenshot; what a second page needs from it (the Chromium stays up with it).
+fn check(url: &str, screenshot: &Path) -> anyhow::Result<FirstPage> {
     let browser = Browser::start()?;
     browser.open(url)?;
     let text = |id: &str| -> anyhow::Result<String> {
@@ -173,7 +238,22 @@ fn check(url: &str, screenshot: &Path) -> anyhow::Result<()> {
         bench.ends_with("MB/s"),
         "the test data was not fetched: {bench}"
     );
-    Ok(())
+    let addr = text("my-addr")?;
+    println!("page: listening at {addr}");
+    anyhow::ensure!(
+        addr.contains("/webrtc/"),
+        "not listening on /webrtc: {addr}"
+    );
+    let cid = put
+        .strip_prefix("put ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .context("no CID in what the page put")?
+        .to_owned();
+    Ok(FirstPage {
+        addr,
+        cid,
+        _browser: browser,
+    })
 }
 
 /// `python3 -m http.server` on 127.0.0.1 and a free port, serving `dir`; stopped when dropped.
