@@ -182,13 +182,41 @@ fn messages<R: AsyncRead + Unpin + 'static>(
     })
 }
 
+/// What came first while connecting.
+enum Next {
+    /// The peer connection's progress.
+    Progress(Progress),
+    /// The peer's next message, or the end of its stream.
+    Message(Option<(Option<Type>, String)>),
+}
+
+/// The peer's messages, one after the other.
+trait Incoming: FusedStream<Item = Result<(Option<Type>, String), SignallingError>> + Unpin {}
+
+impl<S> Incoming for S where
+    S: FusedStream<Item = Result<(Option<Type>, String), SignallingError>> + Unpin
+{
+}
+
+/// Waits for the first of the peer connection's progress and the peer's next message.
+async fn next<P: PeerConnection + ?Sized>(
+    pc: &mut P,
+    incoming: &mut impl Incoming,
+) -> Result<Next, SignallingError> {
+    let mut progress = pc.progress().fuse();
+    futures::select! {
+        progress = progress => Ok(Next::Progress(progress?)),
+        message = incoming.next() => Ok(Next::Message(message.transpose()?)),
+    }
+}
+
 /// Sends our candidates and takes the peer's until the connection is up. A candidate the stack
 /// refuses is skipped, as browsers do; `null` and `""` (end of candidates) are ignored. The
 /// peer may close the stream once it has sent its candidates; then the connection has to come
 /// up without more.
 async fn exchange_candidates<S, P>(
     writer: &mut S,
-    incoming: &mut (impl FusedStream<Item = Result<(Option<Type>, String), SignallingError>> + Unpin),
+    incoming: &mut impl Incoming,
     pc: &mut P,
 ) -> Result<(), SignallingError>
 where
@@ -196,21 +224,14 @@ where
     P: PeerConnection + ?Sized,
 {
     loop {
-        let event = {
-            let mut progress = pc.progress().fuse();
-            futures::select! {
-                progress = progress => Err(progress?),
-                message = incoming.next() => Ok(message),
-            }
-        };
-        match event {
-            Err(Progress::Connected) => return Ok(()),
-            Err(Progress::Candidate(candidate)) => {
+        match next(pc, incoming).await? {
+            Next::Progress(Progress::Connected) => return Ok(()),
+            Next::Progress(Progress::Candidate(candidate)) => {
                 // A peer that closed its stream already will not read it; the connection may
                 // still come up from what it has.
                 let _ = write(writer, Type::IceCandidate, &candidate).await;
             }
-            Ok(Some(message)) => match message? {
+            Next::Message(Some(message)) => match message {
                 (Some(Type::IceCandidate), candidate) => {
                     let candidate = candidate.trim();
                     let ended = ["null", "\"\"", ""].contains(&candidate);
@@ -225,7 +246,7 @@ where
                     });
                 }
             },
-            Ok(None) => {
+            Next::Message(None) => {
                 // No more candidates will come: wait for the connection on what we have.
                 loop {
                     if let Progress::Connected = pc.progress().await? {
@@ -249,25 +270,18 @@ where
     write(&mut writer, Type::SdpOffer, &offer).await?;
     // The answer, while our first candidates go out.
     let answer = loop {
-        let event = {
-            let mut progress = pc.progress().fuse();
-            futures::select! {
-                progress = progress => Err(progress?),
-                message = incoming.next() => Ok(message),
-            }
-        };
-        match event {
-            Err(Progress::Candidate(candidate)) => {
+        match next(pc, &mut incoming).await? {
+            Next::Progress(Progress::Candidate(candidate)) => {
                 write(&mut writer, Type::IceCandidate, &candidate).await?;
             }
-            Err(Progress::Connected) => {
+            Next::Progress(Progress::Connected) => {
                 return Err(SignallingError::Unexpected {
                     expected: "an SDP answer",
                     got: "a connection before it",
                 });
             }
-            Ok(None) => return Err(SignallingError::Ended),
-            Ok(Some(message)) => match message? {
+            Next::Message(None) => return Err(SignallingError::Ended),
+            Next::Message(Some(message)) => match message {
                 (Some(Type::SdpAnswer), sdp) => break sdp,
                 (other, _) => {
                     return Err(SignallingError::Unexpected {
