@@ -586,8 +586,19 @@ impl Runner {
             } => {
                 let (mut addr, direction) = match endpoint {
                     ConnectedPoint::Dialer { address, .. } => (address, Direction::Outbound),
-                    ConnectedPoint::Listener { send_back_addr, .. } => {
-                        (send_back_addr, Direction::Inbound)
+                    // A circuit's far end is known by its id alone (`/p2p/…`): an inbound
+                    // circuit is reported at the relay's circuit address, which says it is
+                    // relayed, as Kubo's `swarm peers` does.
+                    ConnectedPoint::Listener {
+                        local_addr,
+                        send_back_addr,
+                    } => {
+                        let addr = if is_relayed(&local_addr) {
+                            local_addr
+                        } else {
+                            send_back_addr
+                        };
+                        (addr, Direction::Inbound)
                     }
                 };
                 // A dialed address may end in the peer's id (WebRTC-direct's do); the peer is

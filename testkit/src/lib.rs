@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 pub use line_peer::LinePeer;
 #[cfg(feature = "node")]
-pub use node::{addr_of, init_tracing, tcp_node, tokio_rt, transport_of};
+pub use node::{addr_of, connection_to, init_tracing, tcp_node, tokio_rt, transport_of};
 pub use process::{Daemon, Switchboard, api_port, http_request, http_status, try_http_status};
 
 /// How long any one condition may take before a test fails.

@@ -33,6 +33,17 @@ pub async fn addr_of(node: &switchboard_node::Node, transport: &str) -> Multiadd
     addr.with_p2p(node.peer_id()).expect("no /p2p yet")
 }
 
+/// The address `node` reaches `peer` at, as `swarm peers` shows it (a direct connection over
+/// a relayed one).
+pub async fn connection_to(node: &switchboard_node::Node, peer: libp2p::PeerId) -> Multiaddr {
+    node.peers()
+        .await
+        .into_iter()
+        .find(|p| p.peer == peer)
+        .expect("connected")
+        .addr
+}
+
 /// The tokio runtime the caller runs in, as a node or transport takes it.
 pub fn tokio_rt() -> switchboard_node::transport::runtime::Handle {
     use switchboard_node::transport::runtime::{Handle, Tokio};

@@ -319,7 +319,9 @@ impl Chromium {
         };
         let listener = Browser::start()?;
         let url = format!("{base}/{path}?relay={relay}{}", page_debug(page));
-        let result = listener.page_result(&url, DEADLINE)?;
+        let result = listener
+            .page_result(&url, DEADLINE)
+            .context("the listening page")?;
         anyhow::ensure!(
             result["ok"] == true,
             "the listening page: {}",
@@ -350,7 +352,9 @@ impl Chromium {
             Some(browser) => browser,
             browser => browser.insert(Browser::start()?),
         };
-        let result = browser.page_result(&url, DEADLINE)?;
+        let result = browser
+            .page_result(&url, DEADLINE)
+            .context("the dialing page")?;
         anyhow::ensure!(
             result["ok"] == true,
             "{}",

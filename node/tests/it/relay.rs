@@ -2,6 +2,7 @@
 //! reached through a relay's reservation, the relay refuses what is over its limits with the
 //! spec's status and keeps serving everyone else, and circuits close at their limits.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use switchboard_node::transport::{
 };
 use switchboard_node::{BuildError, DialError, Event, Events, ListenError, Node, profile};
 
-use switchboard_testkit::{DEADLINE, addr_of, causes, init_tracing};
+use switchboard_testkit::{DEADLINE, addr_of, causes, connection_to, init_tracing};
 
 /// A relay on loopback TCP and ws with `limits`.
 async fn relay(limits: RelayConfig) -> Node {
@@ -101,12 +102,18 @@ async fn a_peer_that_listens_nowhere_is_reached_through_a_relay() {
         .await
         .expect("the block comes through the relay");
     assert_eq!(block.data().as_ref(), b"here is some data");
-    let peers = dialer.peers().await;
-    let through = peers
-        .iter()
-        .find(|p| p.peer == hidden.peer_id())
-        .expect("connected");
-    assert!(is_relayed(&through.addr), "{:?}", through.addr);
+    let through = connection_to(&dialer, hidden.peer_id()).await;
+    assert!(is_relayed(&through), "{through}");
+    // The far end sees the relay's circuit too, not the bare id libp2p's relay names it by.
+    let from = connection_to(&hidden, dialer.peer_id()).await;
+    assert!(
+        is_relayed(&from)
+            && from
+                .iter()
+                .next()
+                .is_some_and(|p| p == Protocol::Ip4(Ipv4Addr::LOCALHOST)),
+        "{from}"
+    );
 
     let usage = relay.resources().await.relay.expect("a relay");
     assert_eq!((usage.reservations, usage.circuits), (1, 1));

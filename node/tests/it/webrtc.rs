@@ -12,7 +12,7 @@ use switchboard_node::config::Relay as RelayConfig;
 use switchboard_node::transport::{WebRtc, is_relayed};
 use switchboard_node::{Node, profile};
 
-use switchboard_testkit::{DEADLINE, addr_of, init_tracing};
+use switchboard_testkit::{DEADLINE, addr_of, connection_to, init_tracing};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -79,14 +79,12 @@ async fn a_block_larger_than_a_circuit_moves_over_webrtc_signalled_through_a_rel
         .await
         .expect("1 MiB, where a circuit carries 128 KiB");
     assert_eq!(block.data().as_ref(), data.as_slice());
-    let via = dialer
-        .peers()
-        .await
-        .into_iter()
-        .find(|p| p.peer == hidden.peer_id())
-        .expect("connected")
-        .addr;
+    let via = connection_to(&dialer, hidden.peer_id()).await;
     assert!(via.iter().any(|p| p == Protocol::WebRTC), "{via}");
+    // The listener's side too: its streams to the dialer (the block's) prefer the `/webrtc`
+    // connection to the inbound circuit that signalled it.
+    let from = connection_to(&hidden, dialer.peer_id()).await;
+    assert!(from.iter().any(|p| p == Protocol::WebRTC), "{from}");
 }
 
 /// A node listening on loopback TCP and on `/webrtc` (no reservation needed: signalling works

@@ -5,7 +5,7 @@ use std::{
 };
 
 use futures::{StreamExt, channel::mpsc};
-use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
+use libp2p_core::{ConnectedPoint, Endpoint, Multiaddr, transport::PortUse};
 use libp2p_identity::PeerId;
 use libp2p_swarm::{
     self as swarm, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
@@ -101,7 +101,7 @@ impl NetworkBehaviour for Behaviour {
             }) => Shared::lock(&self.shared).on_connection_established(
                 connection_id,
                 peer_id,
-                is_relayed(endpoint.get_remote_address()),
+                is_relayed(endpoint),
             ),
             FromSwarm::ConnectionClosed(ConnectionClosed { connection_id, .. }) => {
                 Shared::lock(&self.shared).on_connection_closed(connection_id)
@@ -148,13 +148,58 @@ impl NetworkBehaviour for Behaviour {
     }
 }
 
-/// Whether a connection at `addr` goes through a relay (Switchboard's patch): `/p2p-circuit`
-/// in it, but no `/webrtc` after it, which names a relay only to signal a direct WebRTC
-/// connection (`ConnectedPoint::is_relayed` counts those as relayed).
-fn is_relayed(addr: &Multiaddr) -> bool {
+/// Whether a connection goes through a relay (Switchboard's patch): `/p2p-circuit` in its
+/// address (the dialed one; the local one of an inbound connection, whose far end a relay
+/// names by its id alone), but no `/webrtc` after it, which names a relay only to signal a
+/// direct WebRTC connection (`ConnectedPoint::is_relayed` counts those as relayed).
+fn is_relayed(endpoint: &ConnectedPoint) -> bool {
     use libp2p_core::multiaddr::Protocol;
+    let addr = match endpoint {
+        ConnectedPoint::Dialer { address, .. } => address,
+        ConnectedPoint::Listener { local_addr, .. } => local_addr,
+    };
     let mut protocols = addr
         .iter()
         .skip_while(|p| !matches!(p, Protocol::P2pCircuit));
     protocols.next().is_some() && !protocols.any(|p| matches!(p, Protocol::WebRTC))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RELAY: &str =
+        "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWFdB2ydunDey1Ry1VvGUgSgbYB73EnPMfF52hjYoZzzmM";
+    const PEER: &str = "/p2p/12D3KooWJnon2AZYyQrzGsmaXoDq6U1yNTno9yvounNn3QKkDt1C";
+
+    fn dialed(addr: &str) -> ConnectedPoint {
+        ConnectedPoint::Dialer {
+            address: addr.parse().unwrap(),
+            role_override: Endpoint::Dialer,
+            port_use: PortUse::Reuse,
+        }
+    }
+
+    fn accepted(local: &str, send_back: &str) -> ConnectedPoint {
+        ConnectedPoint::Listener {
+            local_addr: local.parse().unwrap(),
+            send_back_addr: send_back.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn circuits_are_relayed_both_ways_and_webrtc_is_not() {
+        assert!(is_relayed(&dialed(&format!("{RELAY}/p2p-circuit{PEER}"))));
+        // libp2p-relay's inbound circuit: the relay's circuit here, the peer's id there.
+        assert!(is_relayed(&accepted(&format!("{RELAY}/p2p-circuit"), PEER)));
+        assert!(!is_relayed(&dialed(&format!(
+            "{RELAY}/p2p-circuit/webrtc{PEER}"
+        ))));
+        assert!(!is_relayed(&accepted("/webrtc", &format!("/webrtc{PEER}"))));
+        assert!(!is_relayed(&dialed("/ip4/127.0.0.1/tcp/4001")));
+        assert!(!is_relayed(&accepted(
+            "/ip4/127.0.0.1/tcp/4001",
+            "/ip4/127.0.0.1/tcp/5001"
+        )));
+    }
 }

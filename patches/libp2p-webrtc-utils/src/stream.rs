@@ -129,31 +129,36 @@ where
         }
     }
 
-    /// Queues the FIN_ACK a FIN asked for, and starts sending it, without waiting for either.
-    /// A failure is left for the next write to report: the acknowledgement is best effort (the
-    /// [`DropListener`] retries it).
-    fn poll_send_fin_ack(&mut self, cx: &mut Context<'_>) {
-        if !self.handshake.fin_ack_owed {
-            return;
-        }
+    /// Queues the FIN_ACK a FIN asked for, and starts sending it; ready once it is out of
+    /// our hands (or cannot be sent: the acknowledgement is best effort, a failure is left
+    /// for the next write to report, and the [`DropListener`] retries it).
+    fn poll_send_fin_ack(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let io = self.io.as_mut().expect(LIVE);
-        match io.poll_ready_unpin(cx) {
-            Poll::Ready(Ok(())) => {
-                if let Err(e) = io.start_send_unpin(flag_message(Flag::FinAck)) {
-                    tracing::debug!("cannot queue FIN_ACK: {e}");
-                    return;
+        if self.handshake.fin_ack_owed {
+            match io.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Err(e) = io.start_send_unpin(flag_message(Flag::FinAck)) {
+                        tracing::debug!("cannot queue FIN_ACK: {e}");
+                        return Poll::Ready(());
+                    }
+                    self.handshake.fin_ack_owed = false;
+                    self.handshake.fin_ack_flushing = true;
                 }
-                self.handshake.fin_ack_owed = false;
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!("cannot send FIN_ACK: {e}");
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(Err(e)) => {
-                tracing::debug!("cannot send FIN_ACK: {e}");
-                return;
-            }
-            Poll::Pending => return,
         }
-        if let Poll::Ready(Err(e)) = io.poll_flush_unpin(cx) {
+        if !self.handshake.fin_ack_flushing {
+            return Poll::Ready(());
+        }
+        if let Err(e) = ready!(io.poll_flush_unpin(cx)) {
             tracing::debug!("cannot send FIN_ACK: {e}");
         }
+        self.handshake.fin_ack_flushing = false;
+        Poll::Ready(())
     }
 
     /// Applies an inbound flag to the halves' state and to the closing handshake.
@@ -194,8 +199,12 @@ where
                 return Poll::Ready(Ok(n));
             }
             if self.handshake.fin_received && !self.handshake.reset_received && !self.eof_returned {
+                // The end is read once the FIN_ACK is out of our hands (Switchboard's patch):
+                // a reader that has seen the end polls nothing again, and a FIN_ACK left in
+                // the sink behind a full send buffer waited for the next write (the remote,
+                // js-libp2p, waits for it before it reads on).
+                ready!(self.poll_send_fin_ack(cx));
                 self.eof_returned = true;
-                self.poll_send_fin_ack(cx);
                 return Poll::Ready(Ok(0));
             }
 
@@ -244,7 +253,7 @@ where
                 Poll::Pending => break,
             }
         }
-        self.poll_send_fin_ack(cx);
+        let _ = self.poll_send_fin_ack(cx);
 
         self.state.write_barrier()?;
 
@@ -262,7 +271,7 @@ where
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_send_fin_ack(cx);
+        let _ = self.poll_send_fin_ack(cx);
         self.io
             .as_mut()
             .expect(LIVE)
@@ -271,7 +280,7 @@ where
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_send_fin_ack(cx);
+        let _ = self.poll_send_fin_ack(cx);
         loop {
             match self.state.close_write_barrier()? {
                 Some(Closing::Requested) => {
@@ -353,6 +362,9 @@ mod tests {
             messages: VecDeque<Vec<u8>>,
             closed: bool,
             reader: Option<Waker>,
+            /// The send buffer is full: writes wait (`writer`) until the remote takes some.
+            full: bool,
+            writer: Option<Waker>,
         }
 
         type Shared = Arc<Mutex<Queue>>;
@@ -387,12 +399,16 @@ mod tests {
         impl AsyncWrite for End {
             fn poll_write(
                 self: Pin<&mut Self>,
-                _: &mut Context<'_>,
+                cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
                 let mut outbox = self.outbox.lock().unwrap();
                 if outbox.closed {
                     return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                }
+                if outbox.full {
+                    outbox.writer = Some(cx.waker().clone());
+                    return Poll::Pending;
                 }
                 outbox.messages.push_back(buf.to_vec());
                 if let Some(waker) = outbox.reader.take() {
@@ -472,6 +488,15 @@ mod tests {
                 }
             }
 
+            /// Fills our send buffer (`true`: the local end's writes wait) or empties it.
+            fn fill(&self, full: bool) {
+                let mut inbox = self.inbox.lock().unwrap();
+                inbox.full = full;
+                if let Some(waker) = inbox.writer.take().filter(|_| !full) {
+                    waker.wake();
+                }
+            }
+
             /// Whether the local end closed the channel.
             fn channel_closed(&self) -> bool {
                 self.inbox.lock().unwrap().closed
@@ -539,6 +564,42 @@ mod tests {
 
             assert_eq!(data, b"hello");
             assert_eq!(remote.received(), [(Some(Flag::FinAck), vec![])]);
+        }
+
+        /// Switchboard's patch: a reader that saw the end polls nothing again, so the end
+        /// waits for the FIN_ACK to be out; behind a full send buffer it waited for our next
+        /// write, and js-libp2p reads nothing more until it has it.
+        #[test]
+        fn the_end_is_read_once_the_fin_ack_is_out() {
+            struct Flag(std::sync::atomic::AtomicBool);
+            impl std::task::Wake for Flag {
+                fn wake(self: Arc<Self>) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let (mut stream, _listener, remote) = pair();
+            remote.fill(true);
+            remote.send(Some(super::Flag::Fin), b"");
+
+            let woken = Arc::new(Flag(false.into()));
+            let waker = Waker::from(woken.clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut buf = [0; 8];
+            assert!(
+                Pin::new(&mut stream)
+                    .poll_read(&mut cx, &mut buf)
+                    .is_pending(),
+                "the end waits for the FIN_ACK to go out"
+            );
+            assert_eq!(remote.received(), []);
+
+            remote.fill(false);
+            assert!(woken.0.load(std::sync::atomic::Ordering::SeqCst));
+            assert!(matches!(
+                Pin::new(&mut stream).poll_read(&mut cx, &mut buf),
+                Poll::Ready(Ok(0))
+            ));
+            assert_eq!(remote.received(), [(Some(super::Flag::FinAck), vec![])]);
         }
 
         #[test]

@@ -40,6 +40,12 @@ pub struct Connection {
     no_drop_listeners_waker: Option<Waker>,
 
     _ondatachannel_closure: SendWrapper<Closure<dyn FnMut(RtcDataChannelEvent)>>,
+
+    /// Switchboard's patch: the peer connection failed or closed (the peer vanished: a closed
+    /// tab, a dead process), which ends the connection. Upstream never noticed: the swarm kept
+    /// a dead connection until its idle timeout.
+    ended: SendWrapper<mpsc::Receiver<()>>,
+    _onconnectionstatechange: SendWrapper<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
 impl Connection {
@@ -73,6 +79,20 @@ impl Connection {
             .inner
             .set_ondatachannel(Some(ondatachannel_closure.as_ref().unchecked_ref()));
 
+        let (mut tx_ended, rx_ended) = mpsc::channel(1);
+        let state_of = peer_connection.inner.clone();
+        let onconnectionstatechange = Closure::new(move |_: web_sys::Event| {
+            if matches!(
+                state_of.connection_state(),
+                web_sys::RtcPeerConnectionState::Failed | web_sys::RtcPeerConnectionState::Closed
+            ) {
+                let _ = tx_ended.try_send(());
+            }
+        });
+        peer_connection
+            .inner
+            .set_onconnectionstatechange(Some(onconnectionstatechange.as_ref().unchecked_ref()));
+
         Self {
             inner: SendWrapper::new(peer_connection),
             closed: false,
@@ -80,6 +100,8 @@ impl Connection {
             no_drop_listeners_waker: None,
             inbound_data_channels: SendWrapper::new(rx_ondatachannel),
             _ondatachannel_closure: SendWrapper::new(ondatachannel_closure),
+            ended: SendWrapper::new(rx_ended),
+            _onconnectionstatechange: SendWrapper::new(onconnectionstatechange),
         }
     }
 
@@ -164,6 +186,11 @@ impl StreamMuxer for Connection {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<StreamMuxerEvent, Self::Error>> {
+        if self.ended.poll_next_unpin(cx).is_ready() {
+            return Poll::Ready(Err(Error::Connection(
+                "the peer connection failed or closed".to_owned(),
+            )));
+        }
         loop {
             match ready!(self.drop_listeners.poll_next_unpin(cx)) {
                 Some(Ok(())) => {}
