@@ -8,8 +8,8 @@
 //! to connect them) and waits; otherwise, in a network namespace of its own, it opens the page
 //! in headless Chromium the way a person would use it (connect, listen through the daemon,
 //! fetch, put, fetch the test data), then the page again in a second Chromium, which dials the
-//! first over WebRTC and fetches the block it put; it checks what the pages show, saves a
-//! screenshot and prints the figures.
+//! first over WebRTC and fetches the block it put, and quits, which the first page must notice;
+//! it checks what the pages show, saves a screenshot and prints the figures.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -105,20 +105,48 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| site.join("screenshot.png"));
     let first = check(&format!("{url}&auto=1&listen=1"), &screenshot)?;
-    second_tab(&url, &first)
+    let second = second_tab(&url, &first)?;
+    gone(&first, second)
+}
+
+/// The second page's Chromium quits; the first page sees its peer go (the circuit ends with the
+/// second page's connection to the relay, the WebRTC connection once ICE stops hearing from it)
+/// within a minute.
+fn gone(first: &FirstPage, second: SecondPage) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    drop(second.browser);
+    let seen = first.browser.wait_for(
+        &format!(
+            "return [...document.querySelectorAll('#events li')].some((li) => li.textContent === 'disconnected {}')",
+            second.peer
+        ),
+        Duration::from_secs(60),
+    );
+    seen.context("the first page did not notice the second one was gone")?;
+    println!(
+        "page: the second page gone after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// What the first page left for a second one: its `/webrtc` address, and the block it put.
 struct FirstPage {
     addr: String,
     cid: String,
-    _browser: Browser,
+    browser: Browser,
+}
+
+/// The second page: its peer id, and its Chromium.
+struct SecondPage {
+    peer: String,
+    browser: Browser,
 }
 
 /// The page in a second Chromium, as a second person would open it: it dials the first page's
 /// address (through the daemon as a relay, then directly over WebRTC) and fetches the block the
 /// first page put.
-fn second_tab(url: &str, first: &FirstPage) -> anyhow::Result<()> {
+fn second_tab(url: &str, first: &FirstPage) -> anyhow::Result<SecondPage> {
     let browser = Browser::start()?;
     browser.open(&format!(
         "{}&auto=1&peer={}&cid={}",
@@ -144,7 +172,10 @@ second page: {fetched}"
         fetched.ends_with("hello from the browser"),
         "the first page's block was not fetched: {fetched}"
     );
-    Ok(())
+    Ok(SecondPage {
+        peer: text("peer-id")?,
+        browser,
+    })
 }
 
 /// Where [`build_site`] puts the site.
@@ -249,11 +280,7 @@ fn check(url: &str, screenshot: &Path) -> anyhow::Result<FirstPage> {
         .and_then(|rest| rest.split_whitespace().next())
         .context("no CID in what the page put")?
         .to_owned();
-    Ok(FirstPage {
-        addr,
-        cid,
-        _browser: browser,
-    })
+    Ok(FirstPage { addr, cid, browser })
 }
 
 /// `python3 -m http.server` on 127.0.0.1 and a free port, serving `dir`; stopped when dropped.
