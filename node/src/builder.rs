@@ -37,7 +37,6 @@ pub struct Builder {
     blockstore: Option<Arc<dyn Blockstore>>,
     serve_perf: bool,
     relay: RelayConfig,
-    hole_punching: bool,
     runtime: Option<Rt>,
 }
 
@@ -66,7 +65,6 @@ impl Builder {
             blockstore: None,
             serve_perf: false,
             relay: RelayConfig::default(),
-            hole_punching: true,
             runtime: None,
         };
         profile.apply(builder)
@@ -166,9 +164,12 @@ impl Builder {
     }
 
     /// Upgrades relayed connections to direct ones by hole punching (DCUtR, as Kubo's
-    /// `Swarm.EnableHolePunching`), or not. Needs the relay client transport; natively only.
+    /// `Swarm.EnableHolePunching`), or not: [`config::Relay::hole_punching`], which a later
+    /// [`Builder::with_relay`] replaces. Needs the relay client transport; natively only.
+    ///
+    /// [`config::Relay::hole_punching`]: crate::config::Relay::hole_punching
     pub fn with_hole_punching(mut self, enabled: bool) -> Self {
-        self.hole_punching = enabled;
+        self.relay.hole_punching = enabled;
         self
     }
 
@@ -280,7 +281,7 @@ impl Builder {
                 limits: &self.limits,
                 mdns: self.mdns,
                 relay: &self.relay,
-                hole_punching: self.hole_punching,
+                hole_punching: self.relay.hole_punching,
             },
         )?;
         let swarm = Swarm::new(

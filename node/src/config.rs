@@ -30,8 +30,9 @@ pub struct Config {
 
 /// `[relay]`: serving as a circuit relay v2 for peers that cannot be dialed (browsers, nodes
 /// behind NATs), and how much of the relay one peer or address may take. A client's limits
-/// for its circuits (duration and bytes) are announced to it in its reservation. Defaults are
-/// libp2p's and Kubo's (`Swarm.RelayService`).
+/// for its circuits (duration and bytes) are announced to it in its reservation; and, as a
+/// client, whether to hole-punch. Defaults are libp2p's and Kubo's (`Swarm.RelayService`,
+/// `Swarm.EnableHolePunching`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Relay {
@@ -58,6 +59,9 @@ pub struct Relay {
     /// Bytes one circuit may carry each way before it is closed. Default 131072 (128 KiB):
     /// enough to reach a peer and set up a direct connection, not for bulk data.
     pub max_circuit_bytes: u64,
+    /// As a client: over a relayed connection, set up a direct one by hole punching (DCUtR),
+    /// as Kubo's `Swarm.EnableHolePunching`. Default `true`.
+    pub hole_punching: bool,
 }
 
 impl Default for Relay {
@@ -73,6 +77,7 @@ impl Default for Relay {
             max_circuits_per_ip: 8,
             max_circuit_secs: 120,
             max_circuit_bytes: 128 * 1024,
+            hole_punching: true,
         }
     }
 }

@@ -47,16 +47,26 @@ pub(crate) fn start_with(
     trust: &[PathBuf],
     args: &[&str],
 ) -> anyhow::Result<Daemon> {
+    let trust = serde_json::to_string(trust)?;
+    let config: &[(&str, &str)] = match trust.as_str() {
+        "[]" => &[],
+        json => &[("websocket.trust", json)],
+    };
+    start_configured(bin, repo, listen, config, args)
+}
+
+/// As [`start_with`], with `config` (key, JSON value) set in the repo's config first.
+pub(crate) fn start_configured(
+    bin: &Path,
+    repo: &Path,
+    listen: &[&str],
+    config: &[(&str, &str)],
+    args: &[&str],
+) -> anyhow::Result<Daemon> {
     let switchboard = switchboard(bin);
     switchboard.init(repo)?;
-    if !trust.is_empty() {
-        let json = serde_json::to_string(trust)?;
-        switchboard.exec(
-            &[],
-            repo,
-            &["config", "websocket.trust", "--json", &json],
-            b"",
-        )?;
+    for (key, json) in config {
+        switchboard.exec(&[], repo, &["config", key, "--json", json], b"")?;
     }
     let args: Vec<&str> = listen
         .iter()

@@ -737,12 +737,12 @@ fn webrtc_row(
     let through = daemon::addr(relay, over)?;
     let big: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let listening_daemon;
-    let _listening_page;
+    let mut listening_page = None;
     let (target, cid) = match listener {
         Peer::Browser | Peer::HeliaBrowser => {
             let (target, cid, listening) =
                 chromium.listen(page_of(listener)?, &through.to_string())?;
-            _listening_page = listening;
+            listening_page = Some(listening);
             (target, cid)
         }
         Peer::SwitchboardDaemon => {
@@ -753,7 +753,8 @@ fn webrtc_row(
                 "/webrtc".to_owned(),
             ];
             let listen: Vec<&str> = listen.iter().map(String::as_str).collect();
-            listening_daemon = daemon::start(bin, &tmp.join("listener"), &listen, &[])?;
+            listening_daemon =
+                daemon::start_configured(bin, &tmp.join("listener"), &listen, NO_DCUTR, &[])?;
             let target = listening_daemon.wait_for_addr(DEADLINE, |a| {
                 through_relay(a, &circuit) && a.iter().any(|p| p == multiaddr::Protocol::WebRTC)
             })?;
@@ -761,15 +762,44 @@ fn webrtc_row(
         }
         _ => bail!("{} does not listen on /webrtc", listener.name()),
     };
+    let outcome = webrtc_dial(bin, tmp, chromium, dialer, &target, &cid, big.len());
+    if std::env::var_os("XTASK_PAGE_DEBUG").is_some()
+        && let Some(log) = listening_page.as_ref().and_then(|b| b.page_log(300))
+    {
+        eprintln!("the listening page's last console lines:\n{log}");
+    }
+    outcome
+}
+
+/// The `/webrtc` rows' daemons do not hole-punch: over loopback DCUtR connects them over TCP
+/// too, sometimes before WebRTC, and the row is about WebRTC (the dcutr row tests it).
+const NO_DCUTR: &[(&str, &str)] = &[("relay.hole-punching", "false")];
+
+/// `dialer` dials `target` over `/webrtc` and fetches `cid` (`len` bytes).
+fn webrtc_dial(
+    bin: &Path,
+    tmp: &Path,
+    chromium: &mut Chromium,
+    dialer: Peer,
+    target: &str,
+    cid: &str,
+    len: usize,
+) -> anyhow::Result<Outcome> {
     match dialer {
-        Peer::Browser | Peer::HeliaBrowser => chromium.dial_webrtc(page_of(dialer)?, &target, &cid),
+        Peer::Browser | Peer::HeliaBrowser => chromium.dial_webrtc(page_of(dialer)?, target, cid),
         Peer::SwitchboardDaemon => {
-            let dialing = daemon::start(bin, &tmp.join("dialer"), &["/ip4/127.0.0.1/tcp/0"], &[])?;
+            let dialing = daemon::start_configured(
+                bin,
+                &tmp.join("dialer"),
+                &["/ip4/127.0.0.1/tcp/0"],
+                NO_DCUTR,
+                &[],
+            )?;
             let connect = dialing.connect(&target.parse()?)?;
             let started = std::time::Instant::now();
-            let fetched = dialing.get(&cid, DEADLINE)?;
+            let fetched = dialing.get(cid, DEADLINE)?;
             anyhow::ensure!(
-                fetched.len() == big.len(),
+                fetched.len() == len,
                 "fetched {} bytes of 1 MiB (a circuit carries 128 KiB)",
                 fetched.len()
             );
@@ -794,7 +824,8 @@ fn webrtc_row(
 }
 
 /// `XTASK_PAGE_DEBUG=<namespaces>` (e.g. `libp2p:webrtc*`) turns on js-libp2p's debug logs in
-/// the Helia page, which prints their end when it gives no result.
+/// the Helia page, which prints their end when it gives no result (a listening page's, after
+/// each `/webrtc` row).
 fn page_debug(page: Page) -> String {
     match (page, std::env::var("XTASK_PAGE_DEBUG")) {
         (Page::Helia, Ok(namespaces)) => format!("&debug={namespaces}"),

@@ -135,15 +135,24 @@ impl Browser {
         let result = self
             .wait_for("return document.body.dataset.result", deadline)
             .inspect_err(|_| {
-                let log =
-                    self.eval("return window.pageLog && window.pageLog.slice(-100).join('\\n')");
-                if let Ok(Value::String(log)) = log {
+                if let Some(log) = self.page_log(100) {
                     eprintln!("the page's last console lines:\n{log}");
                 }
             })?;
         Ok(serde_json::from_str(
             result.as_str().context("the page's result is not text")?,
         )?)
+    }
+
+    /// The last `lines` of a page's `window.pageLog`, if it keeps one.
+    pub(crate) fn page_log(&self, lines: usize) -> Option<String> {
+        let log = self.eval(&format!(
+            "return window.pageLog && window.pageLog.slice(-{lines}).join('\\n')"
+        ));
+        match log {
+            Ok(Value::String(log)) => Some(log),
+            _ => None,
+        }
     }
 
     /// A PNG of the window.

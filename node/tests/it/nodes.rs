@@ -26,7 +26,10 @@ fn daemon(addrs: &[&str]) -> Builder {
 }
 
 /// Waits for an event `pick` accepts.
-async fn wait_for<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+pub(crate) async fn wait_for<T>(
+    events: &mut Events,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
     tokio::time::timeout(DEADLINE, async {
         loop {
             let event = events.next().await.expect("node stopped");

@@ -119,6 +119,43 @@ async fn a_peer_that_listens_nowhere_is_reached_through_a_relay() {
     assert_eq!((usage.reservations, usage.circuits), (1, 1));
 }
 
+/// Hole punching (DCUtR) is offered by the dialing end of a relayed connection (the far end
+/// starts it), and not by a node that turned it off (`[relay] hole-punching = false`).
+#[tokio::test]
+async fn hole_punching_is_offered_through_a_relay_unless_turned_off() {
+    init_tracing();
+    let relay = relay(RelayConfig::default()).await;
+    for punching in [true, false] {
+        let hidden = unlistening().await;
+        let dialer = Node::builder(profile::Daemon)
+            .with_mdns(false)
+            .with_listen_addrs([])
+            .with_hole_punching(punching)
+            .build()
+            .await
+            .expect("node");
+        let reachable = reserve(&hidden, &relay).await;
+        let mut events = hidden.subscribe();
+        dialer
+            .connect(reachable)
+            .await
+            .expect("dial through the relay");
+        let dialer_id = dialer.peer_id();
+        let protocols = crate::nodes::wait_for(&mut events, |e| match e {
+            Event::Identified {
+                peer, protocols, ..
+            } if peer == dialer_id => Some(protocols),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            protocols.iter().any(|p| p == "/libp2p/dcutr"),
+            punching,
+            "{protocols:?}"
+        );
+    }
+}
+
 /// A page reaches a relay over websockets only: a node with no other transport dials a peer
 /// that reserved over TCP through the relay's ws address.
 #[tokio::test]
