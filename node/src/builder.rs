@@ -37,6 +37,8 @@ pub struct Builder {
     blockstore: Option<Arc<dyn Blockstore>>,
     serve_perf: bool,
     relay: RelayConfig,
+    /// [`Builder::with_hole_punching`], over `relay.hole_punching`.
+    hole_punching: Option<bool>,
     runtime: Option<Rt>,
 }
 
@@ -65,6 +67,7 @@ impl Builder {
             blockstore: None,
             serve_perf: false,
             relay: RelayConfig::default(),
+            hole_punching: None,
             runtime: None,
         };
         profile.apply(builder)
@@ -164,12 +167,13 @@ impl Builder {
     }
 
     /// Upgrades relayed connections to direct ones by hole punching (DCUtR, as Kubo's
-    /// `Swarm.EnableHolePunching`), or not: [`config::Relay::hole_punching`], which a later
-    /// [`Builder::with_relay`] replaces. Needs the relay client transport; natively only.
+    /// `Swarm.EnableHolePunching`), or not, whatever [`config::Relay::hole_punching`] says
+    /// (default: what it says, `true` unless configured). Needs the relay client transport;
+    /// natively only.
     ///
     /// [`config::Relay::hole_punching`]: crate::config::Relay::hole_punching
     pub fn with_hole_punching(mut self, enabled: bool) -> Self {
-        self.relay.hole_punching = enabled;
+        self.hole_punching = Some(enabled);
         self
     }
 
@@ -281,7 +285,7 @@ impl Builder {
                 limits: &self.limits,
                 mdns: self.mdns,
                 relay: &self.relay,
-                hole_punching: self.relay.hole_punching,
+                hole_punching: self.hole_punching.unwrap_or(self.relay.hole_punching),
             },
         )?;
         let swarm = Swarm::new(

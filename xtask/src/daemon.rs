@@ -47,10 +47,10 @@ pub(crate) fn start_with(
     trust: &[PathBuf],
     args: &[&str],
 ) -> anyhow::Result<Daemon> {
-    let trust = serde_json::to_string(trust)?;
-    let config: &[(&str, &str)] = match trust.as_str() {
-        "[]" => &[],
-        json => &[("websocket.trust", json)],
+    let json = serde_json::to_string(trust)?;
+    let config: &[(&str, &str)] = match trust.is_empty() {
+        true => &[],
+        false => &[("websocket.trust", &json)],
     };
     start_configured(bin, repo, listen, config, args)
 }

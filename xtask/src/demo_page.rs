@@ -113,15 +113,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 /// second page's connection to the relay, the WebRTC connection once ICE stops hearing from it)
 /// within a minute.
 fn gone(first: &FirstPage, second: SecondPage) -> anyhow::Result<()> {
+    let count = format!(
+        "return [...document.querySelectorAll('#events li')].filter((li) => li.textContent === 'disconnected {}').length",
+        second.peer
+    );
+    let before = first.browser.eval(&count)?.as_u64().unwrap_or(0);
     let started = std::time::Instant::now();
     drop(second.browser);
-    let seen = first.browser.wait_for(
-        &format!(
-            "return [...document.querySelectorAll('#events li')].some((li) => li.textContent === 'disconnected {}')",
-            second.peer
-        ),
-        Duration::from_secs(60),
-    );
+    let seen = first
+        .browser
+        .wait_for(&format!("{count} > {before}"), Duration::from_secs(60));
     seen.context("the first page did not notice the second one was gone")?;
     println!(
         "page: the second page gone after {:.1} s",

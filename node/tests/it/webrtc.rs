@@ -81,8 +81,9 @@ async fn a_block_larger_than_a_circuit_moves_over_webrtc_signalled_through_a_rel
     assert_eq!(block.data().as_ref(), data.as_slice());
     let via = connection_to(&dialer, hidden.peer_id()).await;
     assert!(via.iter().any(|p| p == Protocol::WebRTC), "{via}");
-    // The listener's side too: its streams to the dialer (the block's) prefer the `/webrtc`
-    // connection to the inbound circuit that signalled it.
+    // The listener's side too: it counts the inbound circuit that signalled the `/webrtc`
+    // connection as relayed, and reports (and opens its streams on, the block's among them)
+    // the direct one.
     let from = connection_to(&hidden, dialer.peer_id()).await;
     assert!(from.iter().any(|p| p == Protocol::WebRTC), "{from}");
 }

@@ -75,6 +75,8 @@ pub struct Stream<T> {
     handshake: Handshake,
     /// Whether `poll_read` has returned the end of the stream after the remote's FIN.
     eof_returned: bool,
+    /// Our FIN_ACK is queued, not flushed yet (Switchboard's patch).
+    fin_ack_flushing: bool,
     /// Dropping the stream sends `io` and the handshake to the [`DropListener`].
     drop_notifier: Option<oneshot::Sender<Dropped<T>>>,
 }
@@ -94,6 +96,7 @@ where
             read_buffer: Bytes::default(),
             handshake: Handshake::default(),
             eof_returned: false,
+            fin_ack_flushing: false,
             drop_notifier: Some(sender),
         };
 
@@ -142,7 +145,7 @@ where
                         return Poll::Ready(());
                     }
                     self.handshake.fin_ack_owed = false;
-                    self.handshake.fin_ack_flushing = true;
+                    self.fin_ack_flushing = true;
                 }
                 Poll::Ready(Err(e)) => {
                     tracing::debug!("cannot send FIN_ACK: {e}");
@@ -151,13 +154,15 @@ where
                 Poll::Pending => return Poll::Pending,
             }
         }
-        if !self.handshake.fin_ack_flushing {
+        // A channel that ended takes nothing more.
+        if !self.fin_ack_flushing || self.handshake.channel_ended {
+            self.fin_ack_flushing = false;
             return Poll::Ready(());
         }
         if let Err(e) = ready!(io.poll_flush_unpin(cx)) {
             tracing::debug!("cannot send FIN_ACK: {e}");
         }
-        self.handshake.fin_ack_flushing = false;
+        self.fin_ack_flushing = false;
         Poll::Ready(())
     }
 
@@ -492,7 +497,7 @@ mod tests {
             fn fill(&self, full: bool) {
                 let mut inbox = self.inbox.lock().unwrap();
                 inbox.full = full;
-                if let Some(waker) = inbox.writer.take().filter(|_| !full) {
+                if !full && let Some(waker) = inbox.writer.take() {
                     waker.wake();
                 }
             }
@@ -571,17 +576,17 @@ mod tests {
         /// write, and js-libp2p reads nothing more until it has it.
         #[test]
         fn the_end_is_read_once_the_fin_ack_is_out() {
-            struct Flag(std::sync::atomic::AtomicBool);
-            impl std::task::Wake for Flag {
+            struct Woken(std::sync::atomic::AtomicBool);
+            impl std::task::Wake for Woken {
                 fn wake(self: Arc<Self>) {
                     self.0.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
             let (mut stream, _listener, remote) = pair();
             remote.fill(true);
-            remote.send(Some(super::Flag::Fin), b"");
+            remote.send(Some(Flag::Fin), b"");
 
-            let woken = Arc::new(Flag(false.into()));
+            let woken = Arc::new(Woken(false.into()));
             let waker = Waker::from(woken.clone());
             let mut cx = Context::from_waker(&waker);
             let mut buf = [0; 8];
@@ -599,7 +604,7 @@ mod tests {
                 Pin::new(&mut stream).poll_read(&mut cx, &mut buf),
                 Poll::Ready(Ok(0))
             ));
-            assert_eq!(remote.received(), [(Some(super::Flag::FinAck), vec![])]);
+            assert_eq!(remote.received(), [(Some(Flag::FinAck), vec![])]);
         }
 
         #[test]

@@ -81,11 +81,18 @@ impl Connection {
 
         let (mut tx_ended, rx_ended) = mpsc::channel(1);
         let state_of = peer_connection.inner.clone();
-        let onconnectionstatechange = Closure::new(move |_: web_sys::Event| {
-            if matches!(
+        let over = move || {
+            matches!(
                 state_of.connection_state(),
                 web_sys::RtcPeerConnectionState::Failed | web_sys::RtcPeerConnectionState::Closed
-            ) {
+            )
+        };
+        // Over already: no change will tell.
+        if over() {
+            let _ = tx_ended.try_send(());
+        }
+        let onconnectionstatechange = Closure::new(move |_: web_sys::Event| {
+            if over() {
                 let _ = tx_ended.try_send(());
             }
         });

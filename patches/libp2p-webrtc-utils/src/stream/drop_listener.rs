@@ -52,8 +52,6 @@ pub(crate) struct Handshake {
     pub(crate) fin_received: bool,
     /// A FIN arrived that we have not answered with a FIN_ACK yet.
     pub(crate) fin_ack_owed: bool,
-    /// Our FIN_ACK is queued but not flushed yet.
-    pub(crate) fin_ack_flushing: bool,
     /// The remote acknowledged our FIN: it has everything we sent.
     pub(crate) fin_ack_received: bool,
     /// The remote reset the stream.

@@ -128,17 +128,23 @@ impl PollDataChannel {
         inner.set_onbufferedamountlow(Some(on_write_closure.as_ref().unchecked_ref()));
 
         let close_waker = Rc::new(AtomicWaker::new());
+        let new_data_waker = Rc::new(AtomicWaker::new());
         let on_close_closure = Closure::new({
             let close_waker = close_waker.clone();
+            // Switchboard's patch: readers and writers waiting on a channel that closed learn
+            // it (a write or flush waiting for the buffer to drain waited for ever).
+            let waiting = [write_waker.clone(), new_data_waker.clone()];
 
             move |_: Event| {
                 tracing::trace!("DataChannel closed");
                 close_waker.wake();
+                for waker in &waiting {
+                    waker.wake();
+                }
             }
         });
         inner.set_onclose(Some(on_close_closure.as_ref().unchecked_ref()));
 
-        let new_data_waker = Rc::new(AtomicWaker::new());
         // We purposely don't use `with_capacity`
         // so we don't eagerly allocate `MAX_READ_BUFFER` per stream.
         let read_buffer = Rc::new(Mutex::new(ReadBuffer::default()));
@@ -278,6 +284,13 @@ impl AsyncWrite for PollDataChannel {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.buffered_amount() == 0 {
             return Poll::Ready(Ok(()));
+        }
+        // Switchboard's patch: what a closed channel buffered never drains.
+        if matches!(
+            self.ready_state(),
+            RtcDataChannelState::Closing | RtcDataChannelState::Closed
+        ) {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
 
         self.write_waker.register(cx.waker());
