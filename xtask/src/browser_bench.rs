@@ -15,9 +15,9 @@ use anyhow::Context as _;
 
 use crate::daemon::{self, DEADLINE};
 use crate::demo_page::Server;
+use crate::exec;
 use crate::netns::{self, Namespace};
 use crate::webdriver::Browser;
-use crate::{cargo, exec};
 
 /// Blocks the pages fetch, each [`BLOCK_SIZE`] bytes.
 const BLOCKS: usize = 64;
@@ -32,16 +32,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
     if !Namespace::inside() {
         crate::install::wasm_toolchain()?;
         crate::install::helia_browser()?;
-        exec(cargo().args([
-            "build",
-            "--locked",
-            "-q",
-            "--release",
-            "-p",
-            "switchboard-daemon",
-            "--bin",
-            "switchboard",
-        ]))?;
+        crate::switchboard_built(true)?;
         // Built out here too: the namespace has no network, and cargo may want the index.
         crate::demo_page::build_site()?;
         let ns = Namespace::create("bb")?;
@@ -51,7 +42,7 @@ pub(crate) fn run(only: &[String]) -> anyhow::Result<()> {
                 .args(only),
         );
     }
-    let bin = crate::target_dir().join("release/switchboard");
+    let bin = crate::switchboard_built(true)?;
     let tmp = tempfile::tempdir().context("temporary directory")?;
     // `/webrtc` is signalled through a relay, which the pages reach over ws.
     let relay = daemon::start_relay(&bin, &tmp.path().join("relay"))?;

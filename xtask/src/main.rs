@@ -114,16 +114,19 @@ fn exec(command: &mut Command) -> anyhow::Result<()> {
 
 /// Builds the `switchboard` binary (debug); its path.
 fn switchboard() -> anyhow::Result<PathBuf> {
-    exec(cargo().args([
-        "build",
-        "--locked",
-        "-q",
-        "-p",
-        "switchboard-daemon",
-        "--bin",
-        "switchboard",
-    ]))?;
-    Ok(target_dir().join("debug/switchboard"))
+    switchboard_built(false)
+}
+
+/// Builds the `switchboard` binary, optimised (as benchmarks run it) if `release`; its path.
+fn switchboard_built(release: bool) -> anyhow::Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--locked", "-q"]);
+    if release {
+        build.arg("--release");
+    }
+    exec(build.args(["-p", "switchboard-daemon", "--bin", "switchboard"]))?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir().join(profile).join("switchboard"))
 }
 
 /// Builds an example of switchboard-examples (debug); its path.

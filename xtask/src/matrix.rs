@@ -32,10 +32,16 @@ use crate::webdriver::Browser;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Only the rows whose name contains PATTERN (`*` matches anything), e.g. `wss` or
-    /// `daemon*quic`.
+    /// `daemon*quic`; given more than once, the rows any of them selects.
     #[arg(long, value_name = "PATTERN")]
-    only: Option<String>,
-    /// Also write the rows as JSON here.
+    only: Vec<String>,
+    /// Runs every row this many times, then shows each row's median and range.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: usize,
+    /// Runs optimised daemons (`--release`), as benchmarks do.
+    #[arg(long)]
+    release: bool,
+    /// Also write the rows as JSON here (every run of each).
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
 }
@@ -453,16 +459,17 @@ fn matches(pattern: &str, name: &str) -> bool {
 /// `cargo xtask matrix`: the rows, run in a network namespace of their own (WebRTC joins
 /// multicast groups, and Chromium needs a default route for ICE); fails if any row fails.
 pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
-    let rows = select(args.only.as_deref())?;
+    let rows = select(&args.only)?;
     if !Namespace::inside() {
-        prepare(&rows)?;
+        prepare(&rows, args.release)?;
         let ns = Namespace::create("mx")?;
         return exec(
             ns.command(std::env::current_exe()?)
                 .args(std::env::args_os().skip(1)),
         );
     }
-    let rows = run(rows, args.json.as_deref())?;
+    let bin = crate::switchboard_built(args.release)?;
+    let rows = run(&bin, rows, args.repeat.max(1), args.json.as_deref())?;
     let failed = rows.iter().filter(|r| !r.ok).count();
     anyhow::ensure!(failed == 0, "{failed} matrix row(s) failed");
     Ok(())
@@ -470,14 +477,14 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
 
 type Row = (Peer, Peer, Transport);
 
-/// The rows `only` selects (all when `None`).
-fn select(only: Option<&str>) -> anyhow::Result<Vec<Row>> {
+/// The rows any pattern of `only` selects (all when it is empty).
+fn select(only: &[String]) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for dialer in Peer::ALL {
         for listener in Peer::ALL {
             for transport in Transport::ALL {
                 let name = row_name(dialer, listener, transport);
-                if only.is_none_or(|p| matches(p, &name))
+                if (only.is_empty() || only.iter().any(|p| matches(p, &name)))
                     && dialer.can_dial(transport)
                     && listener.can_listen(transport)
                     && dialer.pairs_with(listener, transport)
@@ -494,9 +501,9 @@ fn select(only: Option<&str>) -> anyhow::Result<Vec<Row>> {
 }
 
 /// Installs and builds what `rows` need, outside the namespace.
-fn prepare(rows: &[Row]) -> anyhow::Result<()> {
+fn prepare(rows: &[Row], release: bool) -> anyhow::Result<()> {
     let uses = |peer: fn(Peer) -> bool| rows.iter().any(|&(d, l, _)| peer(d) || peer(l));
-    crate::switchboard()?;
+    crate::switchboard_built(release)?;
     if rows.iter().any(|&(_, _, t)| t == Transport::HolePunch) {
         // The NAT routers' rules.
         crate::install::debian(&["nftables"])?;
@@ -525,8 +532,15 @@ fn prepare(rows: &[Row]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(rows: Vec<Row>, json: Option<&Path>) -> anyhow::Result<Vec<RowResult>> {
-    let bin = crate::switchboard()?;
+/// Runs `rows`, all of them `repeat` times over (round after round, so that what slows the
+/// machine for a while slows every row alike), printing each result as it comes and, when
+/// repeating, each row's median and range at the end.
+fn run(
+    bin: &Path,
+    rows: Vec<Row>,
+    repeat: usize,
+    json: Option<&Path>,
+) -> anyhow::Result<Vec<RowResult>> {
     println!(
         "{:<22} {:<22} {:<13} {:<6} {:>10} {:>10}  error",
         "dialer", "listener", "transport", "result", "connect", "blocks"
@@ -534,37 +548,100 @@ fn run(rows: Vec<Row>, json: Option<&Path>) -> anyhow::Result<Vec<RowResult>> {
     let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
     let mut results = Vec::new();
     let mut chromium = Chromium::default();
-    for (dialer, listener, transport) in rows {
-        let outcome = run_row(&bin, &mut chromium, dialer, listener, transport);
-        let result = RowResult {
-            dialer: dialer.name(),
-            listener: listener.name(),
-            transport: transport.name(),
-            ok: outcome.is_ok(),
-            connect_ms: ms(outcome.as_ref().ok().map(|o| o.connect)),
-            blocks_ms: ms(outcome.as_ref().ok().and_then(|o| o.blocks)),
-            error: outcome.as_ref().err().map(|e| format!("{e:#}")),
-        };
-        let shown = |ms: Option<f64>| ms.map_or("-".into(), |ms| format!("{ms:.1} ms"));
-        println!(
-            "{:<22} {:<22} {:<13} {:<6} {:>10} {:>10}  {}",
-            result.dialer,
-            result.listener,
-            result.transport,
-            if result.ok { "pass" } else { "FAIL" },
-            shown(result.connect_ms),
-            shown(result.blocks_ms),
-            result.error.as_deref().unwrap_or(""),
-        );
-        results.push(result);
+    for _ in 0..repeat {
+        for &(dialer, listener, transport) in &rows {
+            let outcome = run_row(bin, &mut chromium, dialer, listener, transport);
+            let result = RowResult {
+                dialer: dialer.name(),
+                listener: listener.name(),
+                transport: transport.name(),
+                ok: outcome.is_ok(),
+                connect_ms: ms(outcome.as_ref().ok().map(|o| o.connect)),
+                blocks_ms: ms(outcome.as_ref().ok().and_then(|o| o.blocks)),
+                error: outcome.as_ref().err().map(|e| format!("{e:#}")),
+            };
+            println!(
+                "{:<22} {:<22} {:<13} {:<6} {:>10} {:>10}  {}",
+                result.dialer,
+                result.listener,
+                result.transport,
+                if result.ok { "pass" } else { "FAIL" },
+                shown(result.connect_ms),
+                shown(result.blocks_ms),
+                result.error.as_deref().unwrap_or(""),
+            );
+            results.push(result);
+        }
     }
     let passed = results.iter().filter(|r| r.ok).count();
     println!("{passed} passed, {} failed", results.len() - passed);
+    if repeat > 1 {
+        summarize(&rows, &results);
+    }
     if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(results)
+}
+
+/// A time in milliseconds as the tables show it.
+fn shown(ms: Option<f64>) -> String {
+    ms.map_or("-".into(), |ms| format!("{ms:.1} ms"))
+}
+
+/// Each row's passes, and the median and range of its connect and block times over the runs
+/// that passed.
+fn summarize(rows: &[Row], results: &[RowResult]) {
+    println!();
+    println!(
+        "{:<22} {:<22} {:<13} {:>6} {:>26} {:>26}",
+        "dialer", "listener", "transport", "passed", "connect: median (range)", "blocks"
+    );
+    for &(dialer, listener, transport) in rows {
+        let runs: Vec<&RowResult> = results
+            .iter()
+            .filter(|r| {
+                (r.dialer, r.listener, r.transport)
+                    == (dialer.name(), listener.name(), transport.name())
+            })
+            .collect();
+        let passed: Vec<&&RowResult> = runs.iter().filter(|r| r.ok).collect();
+        let spread = |ms: Vec<f64>| match Spread::of(ms) {
+            Some(s) => format!("{:.1} ({:.1}-{:.1}) ms", s.median, s.min, s.max),
+            None => "-".into(),
+        };
+        println!(
+            "{:<22} {:<22} {:<13} {:>6} {:>26} {:>26}",
+            dialer.name(),
+            listener.name(),
+            transport.name(),
+            format!("{}/{}", passed.len(), runs.len()),
+            spread(passed.iter().filter_map(|r| r.connect_ms).collect()),
+            spread(passed.iter().filter_map(|r| r.blocks_ms).collect()),
+        );
+    }
+}
+
+/// The median and range of some figures.
+#[derive(Debug, PartialEq)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    /// `None` without figures; the median of an even count is the lower middle one (a figure
+    /// that was measured, not an average of two).
+    fn of(mut figures: Vec<f64>) -> Option<Spread> {
+        figures.sort_by(f64::total_cmp);
+        Some(Spread {
+            median: *figures.get((figures.len().checked_sub(1)?) / 2)?,
+            min: *figures.first()?,
+            max: *figures.last()?,
+        })
+    }
 }
 
 /// A row's listener, running.
@@ -998,7 +1075,17 @@ fn blocks_both_ways(daemon: &Daemon, kubo: &mut KuboNode) -> anyhow::Result<Dura
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{Spread, matches};
+
+    #[test]
+    fn spreads() {
+        assert_eq!(Spread::of(vec![]), None);
+        let spread =
+            |figures: &[f64]| Spread::of(figures.to_vec()).map(|s| (s.median, s.min, s.max));
+        assert_eq!(spread(&[3.0]), Some((3.0, 3.0, 3.0)));
+        assert_eq!(spread(&[5.0, 1.0, 3.0]), Some((3.0, 1.0, 5.0)));
+        assert_eq!(spread(&[4.0, 1.0, 3.0, 2.0]), Some((2.0, 1.0, 4.0)));
+    }
 
     #[test]
     fn patterns() {

@@ -1,6 +1,6 @@
 //! Circuit relay v2 through the command line: `daemon --profile relay`, a daemon reserving on
 //! it from its config, another reaching it through the relay; and hole punching between two
-//! daemons behind NATs (network namespaces with nftables routers).
+//! daemons behind NATs (network namespaces with nftables routers), over TCP and over QUIC.
 
 use std::path::Path;
 
@@ -90,6 +90,18 @@ fn set_swarm(repo: &Path, addrs: &[Multiaddr]) {
 /// only a direct connection can do.
 #[test]
 fn daemons_behind_nats_connect_through_a_relay_and_punch_a_hole() {
+    punch_a_hole(|ip| format!("/ip4/{ip}/tcp/4001"));
+}
+
+/// The same over QUIC: every connection, the relay's included, goes over UDP from the
+/// listening port, and the hole is punched by both sides' packets crossing.
+#[test]
+fn daemons_behind_nats_punch_a_hole_over_quic() {
+    punch_a_hole(|ip| format!("/ip4/{ip}/udp/4001/quic-v1"));
+}
+
+/// The hole-punching scenario with every node listening at `listen(its IP)`.
+fn punch_a_hole(listen: fn(&str) -> String) {
     require_root("building network namespaces and NAT routers");
     let tmp = tempfile::tempdir().expect("tempdir");
     let nat = Nat::new();
@@ -104,7 +116,7 @@ fn daemons_behind_nats_connect_through_a_relay_and_punch_a_hole() {
     };
 
     let relay_repo = init_repo(tmp.path(), "relay");
-    let relay_listen = format!("/ip4/{}/tcp/4001", Nat::PUBLIC);
+    let relay_listen = listen(Nat::PUBLIC);
     set_swarm(&relay_repo, &[relay_listen.parse().expect("addr")]);
     let relay = start_daemon_with(&exec(nat.public()), &relay_repo, &["--profile", "relay"]);
     let relay_addr: Multiaddr = format!("{relay_listen}/p2p/{}", relay.peer_id())
@@ -116,7 +128,7 @@ fn daemons_behind_nats_connect_through_a_relay_and_punch_a_hole() {
     set_swarm(
         &hidden_repo,
         &[
-            "/ip4/198.19.2.2/tcp/4001".parse().expect("addr"),
+            listen("198.19.2.2").parse().expect("addr"),
             relay_addr.clone().with(Protocol::P2pCircuit),
         ],
     );
@@ -133,10 +145,7 @@ fn daemons_behind_nats_connect_through_a_relay_and_punch_a_hole() {
     // Behind router 0: knows the relay first (so identify tells it its public address), then
     // dials the hidden daemon through it.
     let dialer_repo = init_repo(tmp.path(), "dialer");
-    set_swarm(
-        &dialer_repo,
-        &["/ip4/198.19.1.2/tcp/4001".parse().expect("addr")],
-    );
+    set_swarm(&dialer_repo, &[listen("198.19.1.2").parse().expect("addr")]);
     let dialer = start_daemon_with(&exec(nat.host(0)), &dialer_repo, &[]);
     dialer.run_ok(&["swarm", "connect", &relay_addr.to_string()]);
     dialer.run_ok(&["swarm", "connect", &reachable.to_string()]);
@@ -147,9 +156,11 @@ fn daemons_behind_nats_connect_through_a_relay_and_punch_a_hole() {
             .into_iter()
             .find(|a| !is_relayed(a) && ends_with_peer(a, &hidden_id))
     });
+    // Router 1 keeps the hidden daemon's port when it maps it.
+    let mapped = listen("198.18.1.3");
     assert!(
-        direct.to_string().starts_with("/ip4/198.18.1.3/tcp/4001"),
-        "the hidden daemon's public mapping: {direct}"
+        direct.to_string().starts_with(&mapped),
+        "the hidden daemon's public mapping ({mapped}): {direct}"
     );
     let fetched = dialer
         .exec(&["block", "get", &cid, "--timeout", "20s"], b"")
