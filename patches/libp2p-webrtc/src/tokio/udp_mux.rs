@@ -85,12 +85,14 @@ pub(crate) struct UDPMuxNewAddr {
     /// Maps from socket address to the underlying connection.
     address_map: HashMap<SocketAddr, UDPMuxConn>,
 
-    /// Set of the new addresses to avoid sending the same address multiple times.
-    new_addrs: HashSet<SocketAddr>,
+    /// The new (address, ufrag) pairs reported, to report each once. Switchboard's patch:
+    /// keyed by the ufrag too, since a peer that dials again from the same port (a daemon
+    /// dials from its listening socket) is a new connection, which upstream never reported.
+    new_addrs: HashSet<(SocketAddr, String)>,
     /// The order `new_addrs` were seen in, at most [`MAX_NEW_ADDRS`] long (Switchboard's
     /// patch: anyone can send STUN from any number of source addresses, and each was kept
     /// until a connection from it was established, that is for ever for a silent one).
-    new_addrs_order: VecDeque<SocketAddr>,
+    new_addrs_order: VecDeque<(SocketAddr, String)>,
 
     /// `true` when UDP mux is closed.
     is_closed: bool,
@@ -239,7 +241,7 @@ impl UDPMuxNewAddr {
                     .or_insert_with(|| conn.clone());
 
                 // remove addr from new_addrs once conn is established
-                self.new_addrs.remove(&addr);
+                self.new_addrs.retain(|(a, _)| *a != addr);
 
                 let _ = response.send(());
 
@@ -347,6 +349,15 @@ impl UDPMuxNewAddr {
                         Poll::Ready(Ok(addr)) => {
                             // Find connection based on previously having seen this source address
                             let conn = self.address_map.get(&addr);
+                            // Switchboard's patch: a STUN request for another ufrag than the
+                            // address's connection is a new connection from the same address
+                            // (a peer dialing again from its port while the failed attempt is
+                            // still here), found by its ufrag, as go-libp2p's mux does.
+                            let conn = conn.filter(|c| {
+                                !is_stun_message(read.filled())
+                                    || ufrag_from_stun_message(read.filled(), true)
+                                        .map_or(true, |ufrag| ufrag == c.key())
+                            });
 
                             let conn = match conn {
                                 // If we couldn't find the connection based on source address, see
@@ -367,38 +378,37 @@ impl UDPMuxNewAddr {
                             };
 
                             match conn {
-                                None => {
-                                    if !self.new_addrs.contains(&addr) {
-                                        match ufrag_from_stun_message(read.filled(), false) {
-                                            Ok(ufrag) => {
-                                                tracing::trace!(
-                                                    address=%&addr,
-                                                    %ufrag,
-                                                    "Notifying about new address from ufrag",
-                                                );
-                                                while self.new_addrs_order.len() >= MAX_NEW_ADDRS {
-                                                    if let Some(old) =
-                                                        self.new_addrs_order.pop_front()
-                                                    {
-                                                        self.new_addrs.remove(&old);
-                                                    }
-                                                }
-                                                self.new_addrs.insert(addr);
-                                                self.new_addrs_order.push_back(addr);
-                                                return Poll::Ready(UDPMuxEvent::NewAddr(
-                                                    NewAddr { addr, ufrag },
-                                                ));
-                                            }
-                                            Err(e) => {
-                                                tracing::debug!(
-                                                    address=%&addr,
-                                                    "Unknown address (non STUN packet: {})",
-                                                    e
-                                                );
+                                None => match ufrag_from_stun_message(read.filled(), false) {
+                                    Ok(ufrag)
+                                        if !self.new_addrs.contains(&(addr, ufrag.clone())) =>
+                                    {
+                                        tracing::trace!(
+                                            address=%&addr,
+                                            %ufrag,
+                                            "Notifying about new address from ufrag",
+                                        );
+                                        while self.new_addrs_order.len() >= MAX_NEW_ADDRS {
+                                            if let Some(old) = self.new_addrs_order.pop_front() {
+                                                self.new_addrs.remove(&old);
                                             }
                                         }
+                                        self.new_addrs.insert((addr, ufrag.clone()));
+                                        self.new_addrs_order.push_back((addr, ufrag.clone()));
+                                        return Poll::Ready(UDPMuxEvent::NewAddr(NewAddr {
+                                            addr,
+                                            ufrag,
+                                        }));
                                     }
-                                }
+                                    // Reported already.
+                                    Ok(_) => {}
+                                    Err(e) => {
+                                        tracing::debug!(
+                                            address=%&addr,
+                                            "Unknown address (non STUN packet: {})",
+                                            e
+                                        );
+                                    }
+                                },
                                 Some(conn) => {
                                     let mut packet = vec![0u8; read.filled().len()];
                                     packet.copy_from_slice(read.filled());
@@ -646,5 +656,61 @@ mod tests {
             assert!(mux.new_addrs_order.len() <= MAX_NEW_ADDRS);
         }
         assert_eq!(reported, sources);
+    }
+
+    /// The mux's next event, within 5 s.
+    async fn next_event(mux: &mut UDPMuxNewAddr) -> UDPMuxEvent {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            std::future::poll_fn(|cx| mux.poll(cx)),
+        )
+        .await
+        .expect("an event from the mux")
+    }
+
+    /// `work`'s output, with the mux driven meanwhile (it reports nothing).
+    async fn driving<F: std::future::Future>(mux: &mut UDPMuxNewAddr, work: F) -> F::Output {
+        let work = std::pin::pin!(work);
+        let events = std::pin::pin!(std::future::poll_fn(|cx| mux.poll(cx)));
+        let raced = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            futures::future::select(work, events),
+        );
+        match raced.await.expect("done within 5 s") {
+            futures::future::Either::Left((output, _)) => output,
+            futures::future::Either::Right((event, _)) => panic!("unexpected {event:?}"),
+        }
+    }
+
+    /// A peer that dials again from the port of an attempt still here (a daemon dials from its
+    /// listening socket) is a new connection: reported, not handed to the old attempt's
+    /// connection, which upstream did until that connection closed (Switchboard's patch).
+    #[tokio::test]
+    async fn a_second_attempt_from_the_same_port_is_a_new_connection() {
+        let mut mux = UDPMuxNewAddr::listen_on("127.0.0.1:0".parse().expect("addr")).expect("mux");
+        let target = mux.listen_addr();
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let source = peer.local_addr().expect("addr");
+        let reported = |event: UDPMuxEvent| match event {
+            UDPMuxEvent::NewAddr(NewAddr { addr, ufrag }) if addr == source => ufrag,
+            other => panic!("unexpected {other:?}"),
+        };
+
+        peer.send_to(&stun("first"), target).await.expect("send");
+        assert_eq!(reported(next_event(&mut mux).await), "first");
+        // The first attempt's connection answers, and so holds the address.
+        let handle = mux.udp_mux_handle();
+        let first = driving(&mut mux, handle.get_conn("first"))
+            .await
+            .expect("a connection");
+        driving(&mut mux, first.send_to(b"answer", source))
+            .await
+            .expect("sent");
+        assert!(mux.address_map.contains_key(&source));
+
+        peer.send_to(&stun("second"), target).await.expect("send");
+        assert_eq!(reported(next_event(&mut mux).await), "second");
     }
 }
