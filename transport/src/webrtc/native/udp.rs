@@ -7,6 +7,14 @@ use std::task::{Context, Poll};
 
 use switchboard_runtime::{Handle, Reactor};
 
+/// The receive and send buffers asked of the kernel (which caps them at `net.core.rmem_max` and
+/// `wmem_max`). A window of SCTP packets arrives at once, and each 1.2 KB datagram costs over
+/// 2 KB of buffer: Linux's default 208 KiB overflowed on a busy receiver and the lost tail
+/// waited for SCTP's 1 s retransmission timeout (`cargo xtask matrix --release --repeat 25
+/// --only 'daemon -> switchboard-daemon over webrtc'`: 1 MiB in 1.0-1.1 s in 3 of 25 runs,
+/// none over 42 ms with these).
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
 /// A bound UDP socket.
 pub(super) enum Udp {
     #[cfg(feature = "tokio")]
@@ -19,8 +27,18 @@ impl Udp {
     /// Binds `addr` on `rt`'s reactor. Must be called on the runtime (tokio registers the
     /// socket with the reactor of the task that makes it).
     pub(super) fn bind(rt: &Handle, addr: SocketAddr) -> io::Result<Self> {
-        let socket = std::net::UdpSocket::bind(addr)?;
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        // Larger buffers are an optimisation: a kernel that refuses them still carries data.
+        if let Err(e) = socket
+            .set_recv_buffer_size(SOCKET_BUFFER)
+            .and_then(|()| socket.set_send_buffer_size(SOCKET_BUFFER))
+        {
+            tracing::debug!("UDP socket buffers left as they are: {e}");
+        }
+        socket.bind(&addr.into())?;
         socket.set_nonblocking(true)?;
+        let socket = std::net::UdpSocket::from(socket);
         match rt.reactor() {
             #[cfg(feature = "tokio")]
             Reactor::Tokio => Ok(Udp::Tokio(tokio::net::UdpSocket::from_std(socket)?)),
@@ -89,5 +107,39 @@ impl Udp {
                 }
             },
         }
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    /// The kernel gives what it allows of [`SOCKET_BUFFER`]: more than its default (208 KiB
+    /// on Linux) wherever `net.core.rmem_max` is larger, as on this project's machines.
+    #[test]
+    fn sockets_ask_for_large_buffers() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let rt = Handle::new(switchboard_runtime::Tokio::from_handle(
+            runtime.handle().clone(),
+        ));
+        let _entered = runtime.enter();
+        let socket = Udp::bind(&rt, "127.0.0.1:0".parse().expect("addr")).expect("bind");
+        #[allow(irrefutable_let_patterns)]
+        let Udp::Tokio(socket) = socket else {
+            unreachable!("bound on tokio")
+        };
+        let allowed = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|max| max.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(SOCKET_BUFFER);
+        let got = socket2::SockRef::from(&socket)
+            .recv_buffer_size()
+            .expect("SO_RCVBUF");
+        // Linux doubles what it is asked for (its bookkeeping), and reports that.
+        assert!(
+            got >= allowed,
+            "{got} bytes of receive buffer, {allowed} allowed"
+        );
     }
 }
