@@ -36,8 +36,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PATTERN")]
     only: Vec<String>,
     /// Runs every row this many times, then shows each row's median and range.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    repeat: usize,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
     /// Runs optimised daemons (`--release`), as benchmarks do.
     #[arg(long)]
     release: bool,
@@ -469,7 +469,7 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
         );
     }
     let bin = crate::switchboard_built(args.release)?;
-    let rows = run(&bin, rows, args.repeat.max(1), args.json.as_deref())?;
+    let rows = run(&bin, rows, args.repeat, args.json.as_deref())?;
     let failed = rows.iter().filter(|r| !r.ok).count();
     anyhow::ensure!(failed == 0, "{failed} matrix row(s) failed");
     Ok(())
@@ -538,7 +538,7 @@ fn prepare(rows: &[Row], release: bool) -> anyhow::Result<()> {
 fn run(
     bin: &Path,
     rows: Vec<Row>,
-    repeat: usize,
+    repeat: u64,
     json: Option<&Path>,
 ) -> anyhow::Result<Vec<RowResult>> {
     println!(

@@ -57,15 +57,20 @@ pub(crate) async fn run() -> anyhow::Result<()> {
             .expect("a listen address has no /p2p");
         // A fresh B per transport, so each row is a new connection over that transport.
         // libp2p-webrtc dials from its listening socket, so B listens for that row.
-        let mut b = Node::builder(profile::Daemon).with_repo(&repo_b)?;
-        if transport == "webrtc-direct" {
-            b = b.with_listen_addr("/ip4/127.0.0.1/udp/0/webrtc-direct".parse()?);
-        }
-        let b = b.build().await?;
+        let fresh_b = || async {
+            let mut b = Node::builder(profile::Daemon).with_repo(&repo_b)?;
+            if transport == "webrtc-direct" {
+                b = b.with_listen_addr("/ip4/127.0.0.1/udp/0/webrtc-direct".parse()?);
+            }
+            anyhow::Ok(b.build().await?)
+        };
+        let mut b = fresh_b().await?;
         let t = Instant::now();
         let mut result = b.connect(addr.clone()).await;
         // webrtc-rs now and then loses a first WebRTC-direct handshake on a loaded machine (ICE
-        // gives up, the dial times out); a second dial is what a user would try. Other
+        // connects, the noise data channel opens on one side only, the dial times out); a
+        // second dial is what a user would try. From a fresh B: A still holds the failed
+        // attempt, and its UDP mux hands that attempt whatever comes from the same port. Other
         // transports get one attempt.
         if result.is_err() && transport == "webrtc-direct" {
             outln!(
@@ -76,6 +81,8 @@ pub(crate) async fn run() -> anyhow::Result<()> {
                     .map(ToString::to_string)
                     .unwrap_or_default()
             );
+            drop(b);
+            b = fresh_b().await?;
             result = b.connect(addr.clone()).await;
         }
         let connect = t.elapsed();

@@ -285,11 +285,9 @@ impl AsyncWrite for PollDataChannel {
         if self.buffered_amount() == 0 {
             return Poll::Ready(Ok(()));
         }
-        // Switchboard's patch: what a closed channel buffered never drains.
-        if matches!(
-            self.ready_state(),
-            RtcDataChannelState::Closing | RtcDataChannelState::Closed
-        ) {
+        // Switchboard's patch: what a closed channel buffered never drains (a closing one
+        // still sends it, and its close wakes us).
+        if self.ready_state() == RtcDataChannelState::Closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
 

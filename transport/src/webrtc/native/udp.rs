@@ -11,8 +11,8 @@ use switchboard_runtime::{Handle, Reactor};
 /// `wmem_max`). A window of SCTP packets arrives at once, and each 1.2 KB datagram costs over
 /// 2 KB of buffer: Linux's default 208 KiB overflowed on a busy receiver and the lost tail
 /// waited for SCTP's 1 s retransmission timeout (`cargo xtask matrix --release --repeat 25
-/// --only 'daemon -> switchboard-daemon over webrtc'`: 1 MiB in 1.0-1.1 s in 3 of 25 runs,
-/// none over 42 ms with these).
+/// --only 'daemon -> switchboard-daemon over webrtc'`, its `webrtc` row: 1 MiB in 1.0-1.1 s in
+/// 3 of 25 runs, none over 42 ms with these).
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
 /// A bound UDP socket.
@@ -117,6 +117,7 @@ mod tests {
     /// The kernel gives what it allows of [`SOCKET_BUFFER`]: more than its default (208 KiB
     /// on Linux) wherever `net.core.rmem_max` is larger, as on this project's machines.
     #[test]
+    #[cfg(target_os = "linux")]
     fn sockets_ask_for_large_buffers() {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let rt = Handle::new(switchboard_runtime::Tokio::from_handle(
