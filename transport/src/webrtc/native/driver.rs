@@ -73,7 +73,8 @@ struct Channel {
 
 pub(super) struct Driver {
     rtc: Rtc,
-    sockets: Vec<Udp>,
+    /// Each socket with its local address, read once: every datagram names one.
+    sockets: Vec<(Udp, SocketAddr)>,
     commands_tx: mpsc::Sender<Command>,
     commands: mpsc::Receiver<Command>,
     progress: mpsc::Sender<Result<Progress, SignallingError>>,
@@ -101,8 +102,11 @@ pub(super) fn new(rt: Handle, sockets: Vec<Udp>) -> std::io::Result<(Driver, Han
     config.set_max_stun_rto(Duration::from_millis(1500));
     config.set_max_stun_retransmits(4);
     let mut rtc = config.build(Instant::now());
-    for socket in &sockets {
-        let addr = socket.local_addr()?;
+    let sockets = sockets
+        .into_iter()
+        .map(|socket| socket.local_addr().map(|addr| (socket, addr)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    for &(_, addr) in &sockets {
         match Candidate::host(addr, "udp") {
             Ok(candidate) => {
                 let _ = rtc.add_local_candidate(candidate);
@@ -200,7 +204,7 @@ impl Driver {
             // Sends what waits for a socket buffer, until it is all gone.
             let flushed = futures::future::poll_fn(|cx| {
                 while let Some((index, to, datagram)) = outgoing.front() {
-                    match sockets[*index].poll_send_to(cx, datagram, *to) {
+                    match sockets[*index].0.poll_send_to(cx, datagram, *to) {
                         std::task::Poll::Pending => return std::task::Poll::Pending,
                         std::task::Poll::Ready(result) => {
                             if let Err(e) = result {
@@ -217,7 +221,7 @@ impl Driver {
                 }
             });
             let received = futures::future::poll_fn(|cx| {
-                for (index, socket) in sockets.iter().enumerate() {
+                for (index, (socket, _)) in sockets.iter().enumerate() {
                     if let std::task::Poll::Ready(result) = socket.poll_recv_from(cx, &mut buf) {
                         return std::task::Poll::Ready((index, result));
                     }
@@ -229,7 +233,7 @@ impl Driver {
                 () = flushed.fuse() => {}
                 (index, result) = received.fuse() => match result {
                     Ok((n, source)) => {
-                        let Ok(destination) = self.sockets[index].local_addr() else { break };
+                        let destination = self.sockets[index].1;
                         self.receive(source, destination, n, &buf);
                     }
                     Err(e) => tracing::debug!(error = %e, "WebRTC socket"),
@@ -309,14 +313,14 @@ impl Driver {
         let Some(index) = self
             .sockets
             .iter()
-            .position(|s| s.local_addr().ok() == Some(transmit.source))
+            .position(|&(_, addr)| addr == transmit.source)
         else {
             return;
         };
         if self.outgoing.is_empty() {
             let waker = futures::task::noop_waker();
             let mut cx = std::task::Context::from_waker(&waker);
-            match self.sockets[index].poll_send_to(
+            match self.sockets[index].0.poll_send_to(
                 &mut cx,
                 &transmit.contents,
                 transmit.destination,
