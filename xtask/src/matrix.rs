@@ -22,12 +22,15 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use crate::daemon::{self, DEADLINE, Daemon};
-use crate::demo_page::Server;
 use crate::exec;
 use crate::helia::HeliaNode;
 use crate::kubo::{KeyType, KuboNode, Listener};
 use crate::netns::{self, Namespace};
-use crate::webdriver::Browser;
+
+mod pages;
+mod report;
+use pages::{Chromium, Page};
+use report::{shown, summarize};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -266,156 +269,6 @@ fn kubo_listener(transport: Transport) -> Option<Listener> {
     }
 }
 
-/// A page the matrix opens in Chromium.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Page {
-    /// switchboard-js's dial page.
-    Switchboard,
-    /// The Helia page, without a block to fetch.
-    Helia,
-}
-
-/// A site served on 127.0.0.1.
-struct Site {
-    _server: Server,
-    base: String,
-}
-
-impl Site {
-    fn start(dir: &Path) -> anyhow::Result<Self> {
-        let server = Server::start(dir)?;
-        Ok(Self {
-            base: format!("http://127.0.0.1:{}", server.port),
-            _server: server,
-        })
-    }
-}
-
-/// Chromium and the pages' sites, each started for the first row that needs it and kept for
-/// the others.
-#[derive(Default)]
-struct Chromium {
-    browser: Option<Browser>,
-    switchboard: Option<Site>,
-    helia: Option<Site>,
-}
-
-impl Chromium {
-    /// The base URL of `page`'s site, started the first time.
-    fn site(&mut self, page: Page) -> anyhow::Result<String> {
-        // The sites were built before the namespace was entered (`prepare`).
-        let (site, dir) = match page {
-            Page::Switchboard => (&mut self.switchboard, crate::demo_page::site_dir()),
-            Page::Helia => (&mut self.helia, crate::helia::browser_site_dir()),
-        };
-        if site.is_none() {
-            *site = Some(Site::start(&dir)?);
-        }
-        Ok(site.as_ref().context("just started")?.base.clone())
-    }
-
-    /// Opens `page` in a Chromium of its own, listening through `relay` on `/webrtc` with a
-    /// block of 1 MiB; the page's `/webrtc` address through the relay, the block's CID, and the
-    /// Chromium (the page lives as long as it).
-    fn listen(&mut self, page: Page, relay: &str) -> anyhow::Result<(String, String, Browser)> {
-        let base = self.site(page)?;
-        let path = match page {
-            Page::Switchboard => "listen.html",
-            Page::Helia => "index.html",
-        };
-        let listener = Browser::start()?;
-        let url = format!("{base}/{path}?relay={relay}{}", page_debug(page));
-        let result = listener
-            .page_result(&url, DEADLINE)
-            .context("the listening page")?;
-        anyhow::ensure!(
-            result["ok"] == true,
-            "the listening page: {}",
-            result["error"].as_str().unwrap_or("failed")
-        );
-        let addr = result["addrs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str())
-            .find(|a| a.starts_with(relay) && a.contains("/webrtc/"))
-            .with_context(|| format!("the page has no /webrtc address: {}", result["addrs"]))?
-            .to_owned();
-        let cid = result["cid"].as_str().context("no CID")?.to_owned();
-        Ok((addr, cid, listener))
-    }
-
-    /// Opens `page` dialing `target` and fetching `cid`; the connect and fetch times,
-    /// checking the whole block came over a `/webrtc` connection.
-    fn dial_webrtc(&mut self, page: Page, target: &str, cid: &str) -> anyhow::Result<Outcome> {
-        let base = self.site(page)?;
-        let (path, connect_key) = match page {
-            Page::Switchboard => ("dial.html?filter=all&", "ms"),
-            Page::Helia => ("index.html?", "connectMs"),
-        };
-        let url = format!("{base}/{path}addr={target}&cids={cid}{}", page_debug(page));
-        let browser = match &mut self.browser {
-            Some(browser) => browser,
-            browser => browser.insert(Browser::start()?),
-        };
-        let result = browser
-            .page_result(&url, DEADLINE)
-            .context("the dialing page")?;
-        anyhow::ensure!(
-            result["ok"] == true,
-            "{}",
-            result["error"].as_str().unwrap_or("the page failed")
-        );
-        let via = result["via"].as_str().unwrap_or("");
-        anyhow::ensure!(
-            via.contains("/webrtc"),
-            "the dialer's connection is not /webrtc but {via:?}"
-        );
-        anyhow::ensure!(
-            result["bytes"].as_u64() == Some(1024 * 1024),
-            "fetched {} bytes of 1 MiB (a circuit carries 128 KiB)",
-            result["bytes"]
-        );
-        let ms = |key: &str| Duration::from_secs_f64(result[key].as_f64().unwrap_or(0.0) / 1e3);
-        Ok(Outcome {
-            connect: ms(connect_key),
-            blocks: Some(ms("fetchMs")),
-        })
-    }
-
-    /// Opens `page` on `target`; the connect time the page measured.
-    fn dial(&mut self, page: Page, target: &str) -> anyhow::Result<Duration> {
-        let (site, path, key) = match page {
-            // The sites were built before the namespace was entered (`prepare`).
-            Page::Switchboard => {
-                if self.switchboard.is_none() {
-                    self.switchboard = Some(Site::start(&crate::demo_page::site_dir())?);
-                }
-                (&self.switchboard, "dial.html?filter=all&", "ms")
-            }
-            Page::Helia => {
-                if self.helia.is_none() {
-                    self.helia = Some(Site::start(&crate::helia::browser_site_dir())?);
-                }
-                (&self.helia, "index.html?", "connectMs")
-            }
-        };
-        let url = format!(
-            "{}/{path}addr={target}",
-            site.as_ref().context("the site was just started")?.base
-        );
-        let browser = match &mut self.browser {
-            Some(browser) => browser,
-            browser => browser.insert(Browser::start()?),
-        };
-        let result = browser.page_result(&url, DEADLINE)?;
-        match result[key].as_f64() {
-            Some(ms) if result["ok"] == true => Ok(Duration::from_secs_f64(ms / 1e3)),
-            _ => bail!("{}", result["error"].as_str().unwrap_or("the page failed")),
-        }
-    }
-}
-
 /// One row's outcome, as `--json` writes it.
 #[derive(Debug, Serialize)]
 pub(crate) struct RowResult {
@@ -583,65 +436,6 @@ fn run(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(results)
-}
-
-/// A time in milliseconds as the tables show it.
-fn shown(ms: Option<f64>) -> String {
-    ms.map_or("-".into(), |ms| format!("{ms:.1} ms"))
-}
-
-/// Each row's passes, and the median and range of its connect and block times over the runs
-/// that passed.
-fn summarize(rows: &[Row], results: &[RowResult]) {
-    println!();
-    println!(
-        "{:<22} {:<22} {:<13} {:>6} {:>26} {:>26}",
-        "dialer", "listener", "transport", "passed", "connect: median (range)", "blocks"
-    );
-    for &(dialer, listener, transport) in rows {
-        let runs: Vec<&RowResult> = results
-            .iter()
-            .filter(|r| {
-                (r.dialer, r.listener, r.transport)
-                    == (dialer.name(), listener.name(), transport.name())
-            })
-            .collect();
-        let passed: Vec<&&RowResult> = runs.iter().filter(|r| r.ok).collect();
-        let spread = |ms: Vec<f64>| match Spread::of(ms) {
-            Some(s) => format!("{:.1} ({:.1}-{:.1}) ms", s.median, s.min, s.max),
-            None => "-".into(),
-        };
-        println!(
-            "{:<22} {:<22} {:<13} {:>6} {:>26} {:>26}",
-            dialer.name(),
-            listener.name(),
-            transport.name(),
-            format!("{}/{}", passed.len(), runs.len()),
-            spread(passed.iter().filter_map(|r| r.connect_ms).collect()),
-            spread(passed.iter().filter_map(|r| r.blocks_ms).collect()),
-        );
-    }
-}
-
-/// The median and range of some figures.
-#[derive(Debug, PartialEq)]
-struct Spread {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Spread {
-    /// `None` without figures; the median of an even count is the lower middle one (a figure
-    /// that was measured, not an average of two).
-    fn of(mut figures: Vec<f64>) -> Option<Spread> {
-        figures.sort_by(f64::total_cmp);
-        Some(Spread {
-            median: *figures.get((figures.len().checked_sub(1)?) / 2)?,
-            min: *figures.first()?,
-            max: *figures.last()?,
-        })
-    }
 }
 
 /// A row's listener, running.
@@ -900,16 +694,6 @@ fn webrtc_dial(
     }
 }
 
-/// `XTASK_PAGE_DEBUG=<namespaces>` (e.g. `libp2p:webrtc*`) turns on js-libp2p's debug logs in
-/// the Helia page, which prints their end when it gives no result (a listening page's, after
-/// each `/webrtc` row).
-fn page_debug(page: Page) -> String {
-    match (page, std::env::var("XTASK_PAGE_DEBUG")) {
-        (Page::Helia, Ok(namespaces)) => format!("&debug={namespaces}"),
-        _ => String::new(),
-    }
-}
-
 /// The page a browser peer is.
 fn page_of(peer: Peer) -> anyhow::Result<Page> {
     match peer {
@@ -1075,17 +859,7 @@ fn blocks_both_ways(daemon: &Daemon, kubo: &mut KuboNode) -> anyhow::Result<Dura
 
 #[cfg(test)]
 mod tests {
-    use super::{Spread, matches};
-
-    #[test]
-    fn spreads() {
-        assert_eq!(Spread::of(vec![]), None);
-        let spread =
-            |figures: &[f64]| Spread::of(figures.to_vec()).map(|s| (s.median, s.min, s.max));
-        assert_eq!(spread(&[3.0]), Some((3.0, 3.0, 3.0)));
-        assert_eq!(spread(&[5.0, 1.0, 3.0]), Some((3.0, 1.0, 5.0)));
-        assert_eq!(spread(&[4.0, 1.0, 3.0, 2.0]), Some((2.0, 1.0, 4.0)));
-    }
+    use super::matches;
 
     #[test]
     fn patterns() {
